@@ -1,0 +1,36 @@
+# Two commands on a fresh machine with Python 3.11 and make:  make run  /  make test
+PYTHON ?= python3.11
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+
+.PHONY: run test bench serve lint clean sample
+
+$(STAMP): pyproject.toml
+	@command -v $(PYTHON) >/dev/null || { echo "need $(PYTHON) on PATH (or: make PYTHON=python3 ...)"; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e ".[dev]"
+	@touch $(STAMP)
+
+## run: set up, then materialise every asset on the embedded sample data
+run: $(STAMP)
+	$(PY) -m dagster_project.run
+
+## test: set up, then run the test suite (exit 5 "no tests ran" counts as a failure)
+test: $(STAMP)
+	$(PY) -m pytest -q
+
+## bench: kernel benchmarks with ratios against the fastest library measured in the same run
+bench: $(STAMP)
+	$(PY) -m bench
+
+## sample: (re)generate the synthetic sample input directory
+sample: $(STAMP)
+	$(PY) -m geodata.sample
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check geodata dagster_project tests bench
+
+clean:
+	rm -rf $(VENV) .pytest_cache .hypothesis

@@ -1,0 +1,113 @@
+"""Row-level validation results: accepted rows, quarantined rows with reasons, reconciled counts.
+
+Readers never drop a row silently. Each reader returns a :class:`ReadResult` whose ``quarantined``
+frame holds every rejected row's original values plus ``_file``, ``_row``, ``_column`` and
+``_reason``; ``n_read == len(accepted) + len(quarantined)`` always holds.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from os import PathLike
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+
+__all__ = ["QUARANTINE_COLUMNS", "ReadResult", "RowChecks"]
+
+#: Columns added to every quarantined row, in this order, before the original columns.
+QUARANTINE_COLUMNS = ("_file", "_row", "_column", "_reason")
+
+
+@dataclass
+class ReadResult:
+    """What a reader returns: accepted rows, quarantined rows with reasons, and provenance.
+
+    Attributes
+    ----------
+    accepted : the validated rows, typed
+    quarantined : rejected rows: ``_file, _row, _column, _reason`` then the original values as text
+    n_read : data rows read from the file(s)
+    files : the files read
+    meta : reader-specific facts (period, sha256, sample flag, ...)
+    """
+
+    accepted: pd.DataFrame
+    quarantined: pd.DataFrame
+    n_read: int
+    files: list[str] = field(default_factory=list)
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def n_accepted(self) -> int:
+        return len(self.accepted)
+
+    @property
+    def n_quarantined(self) -> int:
+        return len(self.quarantined)
+
+    def reconciles(self) -> bool:
+        """True when every row read is either accepted or quarantined, exactly once."""
+        return self.n_read == self.n_accepted + self.n_quarantined
+
+    @staticmethod
+    def empty_quarantine() -> pd.DataFrame:
+        return pd.DataFrame({c: pd.Series(dtype="object") for c in QUARANTINE_COLUMNS})
+
+
+class RowChecks:
+    """Collects per-row failures over a frame with vectorised boolean masks.
+
+    Each :meth:`fail` call marks rows with a reason; a row failing several checks is quarantined
+    once, with every reason and column joined by ``"; "``.
+
+    Examples
+    --------
+    >>> df = pd.DataFrame({"tests": [1, 0, 3]})
+    >>> checks = RowChecks(df, file="x.csv")
+    >>> checks.fail(df["tests"].to_numpy() < 1, "tests", "tests < 1")
+    >>> ok, bad = checks.split()
+    >>> len(ok), len(bad)
+    (2, 1)
+    """
+
+    def __init__(self, frame: pd.DataFrame, file: str | PathLike[str], row_offset: int = 1) -> None:
+        self.frame = frame.reset_index(drop=True)
+        self.file = str(file)
+        self.row_offset = row_offset
+        self._bad = np.zeros(len(self.frame), dtype=bool)
+        self._columns: list[list[str]] = [[] for _ in range(len(self.frame))]
+        self._reasons: list[list[str]] = [[] for _ in range(len(self.frame))]
+
+    @property
+    def bad(self) -> npt.NDArray[np.bool_]:
+        """Rows failed so far (a copy)."""
+        return self._bad.copy()
+
+    def fail(self, mask: npt.ArrayLike, column: str, reason: str) -> None:
+        """Mark the rows where ``mask`` is true as failing ``reason`` in ``column``."""
+        m = np.asarray(mask, dtype=bool)
+        if m.shape != self._bad.shape:
+            raise ValueError(f"mask has shape {m.shape}, frame has {len(self.frame)} rows")
+        idx = np.flatnonzero(m)
+        self._bad[idx] = True
+        for i in idx.tolist():  # only failing rows: small by construction
+            self._columns[i].append(column)
+            self._reasons[i].append(reason)
+
+    def split(self) -> tuple[pd.DataFrame, pd.DataFrame]:
+        """Return (accepted, quarantined) frames; accepted keeps the original index order."""
+        good = self.frame.loc[~self._bad].reset_index(drop=True)
+        idx = np.flatnonzero(self._bad)
+        bad = self.frame.iloc[idx].astype("string").reset_index(drop=True)
+        head = pd.DataFrame(
+            {
+                "_file": self.file,
+                "_row": idx + self.row_offset,
+                "_column": ["; ".join(dict.fromkeys(self._columns[i])) for i in idx],
+                "_reason": ["; ".join(self._reasons[i]) for i in idx],
+            }
+        )
+        return good, pd.concat([head, bad], axis=1)
