@@ -1,0 +1,1 @@
+"""Benchmarks: the product's kernels beside the fastest libraries, measured in the same run."""

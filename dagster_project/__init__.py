@@ -1,0 +1,1 @@
+"""Orchestration of the digital-gap-monitor pipeline: assets, checks, resources, schedules."""
