@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import importlib
+import os
 import platform
 import sys
-import os
 
 MODULES = ["bench_points", "bench_groupby", "bench_raster", "bench_polygons", "bench_coverage"]
 

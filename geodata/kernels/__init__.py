@@ -1,0 +1,1 @@
+"""Vectorised H3 kernels: arrays in, arrays out, no Python loop per row, pixel or cell."""
