@@ -12,7 +12,9 @@ MODULES = ["bench_points", "bench_groupby", "bench_raster", "bench_polygons", "b
 
 def main(argv: list[str]) -> int:
     names = argv or MODULES
-    print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}")
+    print(
+        f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
+    )
     for name in names:
         try:
             module = importlib.import_module(f"bench.{name}")

@@ -76,7 +76,9 @@ def quadkey_to_tile(
     return x.sum(axis=1), y.sum(axis=1), z
 
 
-def tile_to_quadkey(x: npt.ArrayLike, y: npt.ArrayLike, zoom: int | npt.ArrayLike) -> npt.NDArray[np.str_]:
+def tile_to_quadkey(
+    x: npt.ArrayLike, y: npt.ArrayLike, zoom: int | npt.ArrayLike
+) -> npt.NDArray[np.str_]:
     """Encode tiles to quadkeys (inverse of :func:`quadkey_to_tile`), one zoom for all tiles."""
     xa = np.asarray(x, dtype=np.int64)
     ya = np.asarray(y, dtype=np.int64)
@@ -120,5 +122,9 @@ def lnglat_to_tile(
     n = 2**zoom
     x = np.floor((lng_a + 180.0) / 360.0 * n).astype(np.int64).clip(0, n - 1)
     lat_r = np.radians(lat_a)
-    y = np.floor((1.0 - np.arcsinh(np.tan(lat_r)) / np.pi) / 2.0 * n).astype(np.int64).clip(0, n - 1)
+    y = (
+        np.floor((1.0 - np.arcsinh(np.tan(lat_r)) / np.pi) / 2.0 * n)
+        .astype(np.int64)
+        .clip(0, n - 1)
+    )
     return x, y

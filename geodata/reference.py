@@ -203,7 +203,9 @@ def load_official_population_34() -> pd.DataFrame:
     These count registered residents (national sum ~113.6 M) and differ from WorldPop by design;
     compare, never rescale.
     """
-    df = pd.read_csv(DATA_DIR / "population" / "provinces_34_area_population_res202_2025.csv",
-                     dtype={"code": str})
+    df = pd.read_csv(
+        DATA_DIR / "population" / "provinces_34_area_population_res202_2025.csv",
+        dtype={"code": str},
+    )
     df["population"] = df["population"].astype(np.int64)
     return df.set_index("code", drop=False)

@@ -44,9 +44,7 @@ def _u64(cells: npt.ArrayLike) -> CellArray:
     return np.ascontiguousarray(cells, dtype=np.uint64)
 
 
-def latlng_to_cells(
-    lat: npt.ArrayLike, lng: npt.ArrayLike, res: int
-) -> CellArray:
+def latlng_to_cells(lat: npt.ArrayLike, lng: npt.ArrayLike, res: int) -> CellArray:
     """H3 cell of each point at resolution ``res`` (degrees in). Non-finite points give 0."""
     if not 0 <= int(res) <= 15:
         raise ValueError(f"H3 resolution must be in 0..15, got {res}")
@@ -61,7 +59,9 @@ def latlng_to_cells(
     return out
 
 
-def cells_to_latlng(cells: npt.ArrayLike) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+def cells_to_latlng(
+    cells: npt.ArrayLike,
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
     """Centre ``(lat, lng)`` in degrees of each cell."""
     c = _u64(cells)
     if c.size == 0:
