@@ -7,6 +7,7 @@ frame holds every rejected row's original values plus ``_file``, ``_row``, ``_co
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from os import PathLike
 from typing import Any
@@ -15,7 +16,9 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-__all__ = ["QUARANTINE_COLUMNS", "ReadResult", "RowChecks"]
+from geodata.errors import InputError
+
+__all__ = ["QUARANTINE_COLUMNS", "ReadResult", "RowChecks", "read_files", "quarantine_table"]
 
 #: Columns added to every quarantined row, in this order, before the original columns.
 QUARANTINE_COLUMNS = ("_file", "_row", "_column", "_reason")
@@ -111,3 +114,53 @@ class RowChecks:
             }
         )
         return good, pd.concat([head, bad], axis=1)
+
+
+def read_files(
+    reader: Callable[..., ReadResult], paths: Sequence[str | PathLike[str]], **kwargs: Any
+) -> tuple[ReadResult, list[InputError]]:
+    """Read several files with one reader; a file that fails whole does not stop the others.
+
+    Returns the combined result (accepted rows of every good file, quarantined rows of every
+    file) and the file-level errors. Counts reconcile per file, so they reconcile in total.
+    """
+    accepted, quarantined, errors = [], [], []
+    files: list[str] = []
+    meta: dict[str, Any] = {"sha256": {}, "sample": False, "per_file": {}}
+    n_read = 0
+    for path in paths:
+        try:
+            res = reader(path, **kwargs)
+        except InputError as exc:
+            errors.append(exc)
+            continue
+        accepted.append(res.accepted)
+        quarantined.append(res.quarantined)
+        n_read += res.n_read
+        files.extend(res.files or [str(path)])
+        meta["sha256"][str(path)] = res.meta.get("sha256")
+        meta["sample"] = bool(meta["sample"] or res.meta.get("sample"))
+        meta["per_file"][str(path)] = {
+            k: v for k, v in res.meta.items() if isinstance(v, str | int | float | bool | None)
+        } | {"n_read": res.n_read, "n_quarantined": res.n_quarantined}
+    acc = pd.concat(accepted, ignore_index=True) if accepted else pd.DataFrame()
+    qua = (
+        pd.concat([q for q in quarantined if len(q)], ignore_index=True)
+        if any(len(q) for q in quarantined)
+        else ReadResult.empty_quarantine()
+    )
+    return ReadResult(acc, qua, n_read, files, meta), errors
+
+
+def quarantine_table(result: ReadResult, errors: Sequence[InputError]) -> pd.DataFrame:
+    """Quarantined rows plus one row per file rejected whole (``_row`` empty), for one output."""
+    file_rows = pd.DataFrame(
+        {
+            "_file": [e.file for e in errors],
+            "_row": [e.row for e in errors],
+            "_column": [e.column for e in errors],
+            "_reason": [f"whole file rejected: {e.reason}" for e in errors],
+        }
+    )
+    frames = [f for f in (file_rows, result.quarantined) if len(f)]
+    return pd.concat(frames, ignore_index=True) if frames else ReadResult.empty_quarantine()

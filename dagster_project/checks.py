@@ -1,0 +1,43 @@
+"""Check helpers shared by assets that report their own checks (they work per partition)."""
+
+from __future__ import annotations
+
+import dagster as dg
+
+__all__ = ["quarantine_share_check", "conservation_check"]
+
+
+def quarantine_share_check(
+    check_name: str, read: int, quarantined: int, limit: float, asset_key: str | None = None
+) -> dg.AssetCheckResult:
+    share = quarantined / read if read else 0.0
+    return dg.AssetCheckResult(
+        check_name=check_name,
+        asset_key=asset_key,
+        passed=share <= limit,
+        severity=dg.AssetCheckSeverity.WARN,
+        metadata={
+            "rows_read": read,
+            "rows_quarantined": quarantined,
+            "share": share,
+            "limit": limit,
+        },
+    )
+
+
+def conservation_check(
+    check_name: str, totals: dict[str, float], rel_tol: float = 1e-4
+) -> dg.AssetCheckResult:
+    """Passes when every total agrees with the first one within ``rel_tol`` (0.01% by default)."""
+    ref_name, ref = next(iter(totals.items()))
+    worst = max((abs(v - ref) / ref if ref else abs(v)) for v in totals.values())
+    return dg.AssetCheckResult(
+        check_name=check_name,
+        passed=worst <= rel_tol,
+        metadata={
+            **{k: float(v) for k, v in totals.items()},
+            "reference": ref_name,
+            "max_relative_difference": float(worst),
+            "tolerance": rel_tol,
+        },
+    )

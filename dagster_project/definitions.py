@@ -1,0 +1,70 @@
+"""The code location: every asset, check, job, schedule and sensor, and the resources.
+
+The environment is read here and only here, when Dagster loads the definitions:
+``GAP_MONITOR_INPUT_DIR`` (default: the synthetic sample, generated on first use into
+``.cache/sample-inputs-SYNTHETIC``) and ``GAP_MONITOR_OUTPUT_DIR`` (default ``assets/``).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import dagster as dg
+
+from dagster_project.defs.automation.schedules import (
+    automation_sensor,
+    input_files_sensor,
+    nightly_refresh,
+    nightly_speed_tiles_refresh,
+    refresh_inputs_job,
+    refresh_quarter_job,
+)
+from dagster_project.defs.cells import assets as cells
+from dagster_project.defs.inputs import assets as inputs
+from dagster_project.defs.maps import assets as maps
+from dagster_project.defs.reference import assets as reference
+from dagster_project.defs.summaries import assets as summaries
+from dagster_project.resources import (
+    DirectoryInputs,
+    InputSource,
+    OutputStore,
+    PipelineSettings,
+    SampleInputs,
+)
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_SAMPLE_DIR = PROJECT_ROOT / ".cache" / "sample-inputs-SYNTHETIC"
+DEFAULT_OUTPUT_DIR = PROJECT_ROOT / "assets"
+
+ALL_ASSETS = dg.load_assets_from_modules([reference, inputs, cells, summaries, maps])
+
+
+def resources_from_env(environ: dict[str, str] | None = None) -> dict[str, object]:
+    """Resources for the local default or the directories named by the environment."""
+    env = os.environ if environ is None else environ
+    input_dir = env.get("GAP_MONITOR_INPUT_DIR", "").strip()
+    source: InputSource = (
+        DirectoryInputs(path=input_dir) if input_dir else SampleInputs(path=str(DEFAULT_SAMPLE_DIR))
+    )
+    output_dir = env.get("GAP_MONITOR_OUTPUT_DIR", "").strip() or str(DEFAULT_OUTPUT_DIR)
+    return {
+        "inputs": source,
+        "outputs": OutputStore(path=output_dir),
+        "settings": PipelineSettings(),
+    }
+
+
+def build_definitions(resources: dict[str, object]) -> dg.Definitions:
+    return dg.Definitions(
+        assets=ALL_ASSETS,
+        jobs=[refresh_inputs_job, refresh_quarter_job],
+        schedules=[nightly_refresh, nightly_speed_tiles_refresh],
+        sensors=[input_files_sensor, automation_sensor],
+        resources=resources,
+    )
+
+
+@dg.definitions
+def defs() -> dg.Definitions:
+    return build_definitions(resources_from_env())

@@ -1,0 +1,1 @@
+"""Definitions grouped by domain, merged in dagster_project.definitions."""

@@ -1,0 +1,99 @@
+"""Jobs, the nightly schedules (02:00 Asia/Ho_Chi_Minh) and the input-directory sensor."""
+
+from __future__ import annotations
+
+import json
+
+import dagster as dg
+
+from dagster_project.defs.automation.refresh import (
+    ROOT_ASSETS,
+    base_request,
+    input_state,
+    quarter_requests,
+)
+from dagster_project.partitions import quarters
+from dagster_project.resources import InputSource
+
+NIGHTLY_CRON = "0 2 * * *"
+TIMEZONE = "Asia/Ho_Chi_Minh"
+
+refresh_inputs_job = dg.define_asset_job(
+    "refresh_inputs_job",
+    selection=dg.AssetSelection.assets(*ROOT_ASSETS),
+    description="Reads and validates the unpartitioned inputs (boundaries, population, sites, "
+    "coverage, adoption); downstream assets follow by automation.",
+)
+refresh_quarter_job = dg.define_asset_job(
+    "refresh_quarter_job",
+    selection=dg.AssetSelection.assets("speed_tiles"),
+    partitions_def=quarters,
+    description="Reads and validates one quarter's speed tiles; downstream assets follow.",
+)
+
+
+def _add_new_quarters(instance: dg.DagsterInstance, state: dict[str, str]) -> list[str]:
+    known = set(instance.get_dynamic_partitions(quarters.name))
+    new = sorted(q for q in state if q != "base" and q not in known)
+    if new:
+        instance.add_dynamic_partitions(quarters.name, new)
+    return new
+
+
+@dg.schedule(
+    cron_schedule=NIGHTLY_CRON,
+    execution_timezone=TIMEZONE,
+    job=refresh_inputs_job,
+    default_status=dg.DefaultScheduleStatus.RUNNING,
+    description="Nightly refresh of the base inputs; skipped by run key when nothing changed.",
+)
+def nightly_refresh(context: dg.ScheduleEvaluationContext, inputs: InputSource):
+    state = input_state(inputs.inventory())
+    return [base_request(state)]
+
+
+@dg.schedule(
+    cron_schedule=NIGHTLY_CRON,
+    execution_timezone=TIMEZONE,
+    job=refresh_quarter_job,
+    default_status=dg.DefaultScheduleStatus.RUNNING,
+    description="Nightly refresh of every quarter's speed tiles whose files changed.",
+)
+def nightly_speed_tiles_refresh(context: dg.ScheduleEvaluationContext, inputs: InputSource):
+    state = input_state(inputs.inventory())
+    _add_new_quarters(context.instance, state)
+    return quarter_requests(state)
+
+
+@dg.sensor(
+    jobs=[refresh_inputs_job, refresh_quarter_job],
+    minimum_interval_seconds=60,
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    description="Notices new or changed files in the input directory (cursor = fingerprints).",
+)
+def input_files_sensor(context: dg.SensorEvaluationContext, inputs: InputSource):
+    state = input_state(inputs.inventory())
+    previous: dict[str, str] = json.loads(context.cursor) if context.cursor else {}
+    changed = {k for k, v in state.items() if previous.get(k) != v}
+    if not changed:
+        return dg.SkipReason("no new or changed input files")
+    requests = []
+    if "base" in changed:
+        requests.append(base_request(state).with_replaced_attrs(job_name=refresh_inputs_job.name))
+    new = sorted(q for q in changed - {"base"} if q not in previous)
+    for req in quarter_requests(state, only=changed - {"base"}):
+        requests.append(req.with_replaced_attrs(job_name=refresh_quarter_job.name))
+    return dg.SensorResult(
+        run_requests=requests,
+        cursor=json.dumps(state, sort_keys=True),
+        dynamic_partitions_requests=[quarters.build_add_request(new)] if new else [],
+    )
+
+
+automation_sensor = dg.AutomationConditionSensorDefinition(
+    "gap_monitor_automation",
+    target=dg.AssetSelection.all(),
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    minimum_interval_seconds=30,
+    description="Materialises downstream assets once their inputs are refreshed (eager).",
+)

@@ -1,0 +1,1 @@
+"""cells domain."""

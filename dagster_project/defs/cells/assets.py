@@ -1,0 +1,175 @@
+"""Facts on H3 cells: population, coverage and, per quarter, speeds and service classes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import dagster as dg
+import geopandas as gpd
+import pandas as pd
+
+from dagster_project.checks import conservation_check
+from dagster_project.metadata import provenance_metadata
+from dagster_project.partitions import quarters
+from dagster_project.resources import InputSource, OutputStore, PipelineSettings
+from geodata.cell_table import (
+    build_cell_table,
+    coverage_by_cell,
+    population_cells as population_cells_kernel,
+    rollup_cell_table,
+    speed_by_cell,
+)
+from geodata.indicators.service import DEFAULT_THRESHOLDS, classify_cells
+from geodata.provenance import sha256_file
+from geodata.publish import cells_geodataframe, provenance_record
+from geodata.writers import write_geoparquet
+
+
+@dg.asset(
+    group_name="cells",
+    kinds={"h3"},
+    check_specs=[
+        dg.AssetCheckSpec("population_conserved_raster_to_cells", asset="population_cells")
+    ],
+)
+def population_cells(
+    context: dg.AssetExecutionContext,
+    inputs: InputSource,
+    settings: PipelineSettings,
+    province_boundaries: dict[str, gpd.GeoDataFrame],
+):
+    """Population per H3 cell from the population GeoTIFF (WorldPop 2020 1 km by default, never
+    rescaled), each cell assigned to one province of each boundary version and to its region."""
+    inv = inputs.inventory()
+    path = inv.population_path()
+    context.log.info(f"population raster {path} -> H3 res {settings.h3_resolution}")
+    df, stats = population_cells_kernel(path, settings.h3_resolution, province_boundaries)
+    context.log.info(f"{len(df):,} populated cells, {stats['cells_total']:,.0f} people")
+    yield dg.Output(
+        df,
+        metadata=provenance_metadata(
+            inv,
+            population_raster=dg.MetadataValue.path(str(path)),
+            population_raster_sha256=sha256_file(path),
+            h3_resolution=settings.h3_resolution,
+            raster_total=stats["raster_total"],
+            cells_total=stats["cells_total"],
+            n_cells=len(df),
+            cells_nearest_province=int(df["province_nearest"].sum()),
+            raster_to_cells_mode=str(stats["mode"]),
+        ),
+    )
+    yield conservation_check(
+        "population_conserved_raster_to_cells",
+        {"raster": stats["raster_total"], "cells": stats["cells_total"]},
+        rel_tol=1e-9,
+    )
+
+
+@dg.asset(automation_condition=dg.AutomationCondition.eager(), group_name="cells", kinds={"h3"})
+def coverage_cells(
+    context: dg.AssetExecutionContext,
+    settings: PipelineSettings,
+    population_cells: pd.DataFrame,
+    cell_sites: pd.DataFrame,
+    coverage_rasters: list[dict[str, Any]],
+) -> dg.Output[pd.DataFrame]:
+    """Best mobile technology per cell (none < 2G < 3G < 4G < 5G) from cell sites within range
+    and coverage rasters, merged by the higher rank."""
+    context.log.info(f"coverage from {len(cell_sites):,} sites and {len(coverage_rasters)} rasters")
+    cov = coverage_by_cell(
+        population_cells["cell"].to_numpy(),
+        settings.h3_resolution,
+        sites=cell_sites,
+        rasters=[(r["path"], r["tech_rank"]) for r in coverage_rasters],
+    )
+    counts = cov["best_tech_rank"].value_counts().sort_index()
+    return dg.Output(
+        cov,
+        metadata={
+            "n_cells": len(cov),
+            "cells_by_best_tech_rank": dg.MetadataValue.json(
+                {str(k): int(v) for k, v in counts.items()}
+            ),
+            "sites_used": len(cell_sites),
+            "rasters_used": len(coverage_rasters),
+        },
+    )
+
+
+@dg.asset(
+    automation_condition=dg.AutomationCondition.eager(),
+    group_name="cells",
+    partitions_def=quarters,
+    kinds={"h3", "geoparquet"},
+    check_specs=[dg.AssetCheckSpec("cell_table_schema", asset="gap_cells")],
+)
+def gap_cells(
+    context: dg.AssetExecutionContext,
+    inputs: InputSource,
+    outputs: OutputStore,
+    settings: PipelineSettings,
+    province_boundaries: dict[str, gpd.GeoDataFrame],
+    population_cells: pd.DataFrame,
+    coverage_cells: pd.DataFrame,
+    speed_tiles: dict[str, pd.DataFrame],
+):
+    """Per-cell gap table of one quarter: population, tests-weighted fixed and mobile speeds, best
+    technology and service class (served / underserved / unserved / no data), written as GeoParquet
+    at the base resolution and rolled up to coarser ones."""
+    inv = inputs.inventory()
+    quarter = context.partition_key
+    res = settings.h3_resolution
+    fixed = speed_by_cell(speed_tiles["fixed"], res, "fixed")
+    mobile = speed_by_cell(speed_tiles["mobile"], res, "mobile")
+    table = build_cell_table(population_cells, fixed, mobile, coverage_cells, province_boundaries)
+    table = classify_cells(table, DEFAULT_THRESHOLDS)
+    context.log.info(f"{quarter}: {len(table):,} cells classified")
+    prov = provenance_record(inv, quarter=quarter, h3_resolution=res, thresholds=DEFAULT_THRESHOLDS)
+    written = {}
+    dest = outputs.file("cells", f"gap_cells_{quarter}_res{res}.parquet")
+    write_geoparquet(cells_geodataframe(table), dest, provenance=prov)
+    written[res] = dest
+    for r in settings.rollup_resolutions:
+        coarse = rollup_cell_table(table, r)
+        dest = outputs.file("cells", f"gap_cells_{quarter}_res{r}.parquet")
+        write_geoparquet(cells_geodataframe(coarse), dest, provenance={**prov, "h3_resolution": r})
+        written[r] = dest
+    people = table.groupby("service_class", observed=False)["population"].sum()
+    yield dg.Output(
+        table,
+        metadata=provenance_metadata(
+            inv,
+            quarter=quarter,
+            h3_resolution=res,
+            n_cells=len(table),
+            population=float(table["population"].sum()),
+            people_by_service_class=dg.MetadataValue.json(
+                {str(k): float(v) for k, v in people.items()}
+            ),
+            thresholds=DEFAULT_THRESHOLDS.name,
+            files=dg.MetadataValue.json({f"res{r}": str(p) for r, p in written.items()}),
+        ),
+    )
+    required = {
+        "cell",
+        "population",
+        "code_63",
+        "code_34",
+        "region_id",
+        "best_tech_rank",
+        "fixed_d_mbps",
+        "mobile_d_mbps",
+        "service_class",
+    }
+    missing = sorted(required - set(table.columns))
+    unassigned = int(table["code_34"].isna().sum() + table["code_63"].isna().sum())
+    yield dg.AssetCheckResult(
+        check_name="cell_table_schema",
+        passed=not missing and unassigned == 0 and table["cell"].is_unique,
+        metadata={
+            "missing_columns": ", ".join(missing) or "none",
+            "cells_without_province": unassigned,
+            "cells_unique": bool(table["cell"].is_unique),
+        },
+    )

@@ -1,0 +1,148 @@
+"""Raw inputs per kind, validated: accepted rows flow on, bad rows go to quarantine files."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import dagster as dg
+import pandas as pd
+
+from dagster_project.metadata import provenance_metadata
+from dagster_project.partitions import quarters
+from dagster_project.resources import InputSource, OutputStore
+from geodata.readers.adoption import read_adoption
+from geodata.readers.ookla import read_speed_tiles
+from geodata.readers.opencellid import read_cell_sites
+from geodata.readers.raster import open_raster
+from geodata.technology import tech_rank
+from geodata.validation import ReadResult, quarantine_table, read_files
+from geodata.writers import write_csv
+
+
+def _read_and_quarantine(
+    context: dg.AssetExecutionContext,
+    reader: Callable[..., ReadResult],
+    files: list[Any],
+    outputs: OutputStore,
+    name: str,
+    **kwargs: Any,
+) -> tuple[ReadResult, dict[str, Any]]:
+    result, errors = read_files(reader, [f.path for f in files], **kwargs)
+    for err in errors:
+        context.log.error(f"rejected whole file: {err}")
+    table = quarantine_table(result, errors)
+    dest = write_csv(table, outputs.file("quarantine", f"{name}.csv"))
+    meta = {
+        "files_read": len(files),
+        "files_rejected": len(errors),
+        "rows_read": result.n_read,
+        "rows_accepted": result.n_accepted,
+        "rows_quarantined": result.n_quarantined,
+        "counts_reconcile": result.reconciles(),
+        "quarantine_file": dg.MetadataValue.path(str(dest)),
+        "input_sha256": dg.MetadataValue.json({str(f.path.name): f.sha256 for f in files}),
+    }
+    if len(table):
+        meta["quarantine_preview"] = dg.MetadataValue.md(
+            table[["_file", "_row", "_column", "_reason"]].head(10).to_markdown(index=False)
+        )
+    return result, meta
+
+
+@dg.asset(group_name="inputs", partitions_def=quarters, kinds={"parquet"})
+def speed_tiles(
+    context: dg.AssetExecutionContext, inputs: InputSource, outputs: OutputStore
+) -> dg.Output[dict[str, pd.DataFrame]]:
+    """Ookla-layout fixed and mobile speed tiles of one quarter, validated (z16 quadkeys decoded)."""
+    inv = inputs.inventory()
+    quarter = context.partition_key
+    out: dict[str, pd.DataFrame] = {}
+    meta: dict[str, Any] = provenance_metadata(inv, quarter=quarter)
+    for kind in ("fixed", "mobile"):
+        files = [f for f in inv.speed_files(quarter) if f.speed_type == kind]
+        result, m = _read_and_quarantine(
+            context, read_speed_tiles, files, outputs, f"speed_tiles_{kind}_{quarter}", kind=kind
+        )
+        out[kind] = result.accepted
+        meta.update({f"{kind}_{k}": v for k, v in m.items()})
+    return dg.Output(out, metadata=meta)
+
+
+@dg.asset(group_name="inputs", kinds={"csv"})
+def cell_sites(
+    context: dg.AssetExecutionContext, inputs: InputSource, outputs: OutputStore
+) -> dg.Output[pd.DataFrame]:
+    """OpenCelliD/MLS-layout cell sites (MCC 452), validated; technology ranked 2G..5G."""
+    inv = inputs.inventory()
+    result, meta = _read_and_quarantine(
+        context, read_cell_sites, inv.of_kind("cell_sites"), outputs, "cell_sites"
+    )
+    if not result.accepted.empty:
+        meta["sites_by_tech"] = dg.MetadataValue.json(
+            result.accepted["tech"].value_counts().sort_index().to_dict()
+        )
+    return dg.Output(result.accepted, metadata=provenance_metadata(inv, **meta))
+
+
+@dg.asset(group_name="inputs", kinds={"geotiff"})
+def coverage_rasters(
+    context: dg.AssetExecutionContext, inputs: InputSource
+) -> dg.Output[list[dict[str, Any]]]:
+    """Coverage GeoTIFFs per operator and technology, checked (CRS, readable, over Vietnam)."""
+    inv = inputs.inventory()
+    accepted: list[dict[str, Any]] = []
+    rejected: dict[str, str] = {}
+    for f in inv.of_kind("coverage"):
+        try:
+            info = open_raster(f.path)
+        except Exception as exc:  # InputError and its children: one bad file must not stop others
+            context.log.error(f"rejected coverage raster: {exc}")
+            rejected[f.path.name] = str(exc)
+            continue
+        tech = _technology_of(f.path.name, info)
+        if tech is None:
+            rejected[f.path.name] = "technology not named in file name or TECHNOLOGY tag (2g..5g)"
+            continue
+        accepted.append({"path": str(f.path), "tech_rank": int(tech_rank([tech])[0]), "tech": tech})
+    return dg.Output(
+        accepted,
+        metadata=provenance_metadata(
+            inv,
+            files_read=len(inv.of_kind("coverage")),
+            files_accepted=len(accepted),
+            files_rejected=len(rejected),
+            rejections=dg.MetadataValue.json(rejected),
+            input_sha256=dg.MetadataValue.json(
+                {f.path.name: f.sha256 for f in inv.of_kind("coverage")}
+            ),
+        ),
+    )
+
+
+def _technology_of(name: str, info: Any) -> str | None:
+    tags = getattr(info, "tags", None) or {}
+    tag = str(tags.get("TECHNOLOGY", "")).upper()
+    if tag in ("2G", "3G", "4G", "5G"):
+        return tag
+    lowered = name.lower()
+    for tech in ("5g", "4g", "3g", "2g"):
+        if tech in lowered:
+            return tech.upper()
+    return None
+
+
+@dg.asset(group_name="inputs", kinds={"csv"})
+def adoption_statistics(
+    context: dg.AssetExecutionContext, inputs: InputSource, outputs: OutputStore
+) -> dg.Output[pd.DataFrame]:
+    """Per-province adoption tables (long format), codes of either system, validated."""
+    inv = inputs.inventory()
+    result, meta = _read_and_quarantine(
+        context, read_adoption, inv.of_kind("adoption"), outputs, "adoption_statistics"
+    )
+    if not result.accepted.empty:
+        meta["indicators"] = dg.MetadataValue.json(
+            result.accepted.groupby("indicator").size().to_dict()
+        )
+    return dg.Output(result.accepted, metadata=provenance_metadata(inv, **meta))

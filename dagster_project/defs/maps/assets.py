@@ -1,0 +1,153 @@
+"""Gap maps (PNG in the UI, GeoJSON for download), trends across quarters, and the manifest."""
+
+from __future__ import annotations
+
+import dagster as dg
+import geopandas as gpd
+import pandas as pd
+
+from dagster_project.metadata import png_md, provenance_metadata, table_md
+from dagster_project.partitions import quarters
+from dagster_project.resources import InputSource, OutputStore, PipelineSettings
+from geodata.indicators.service import DEFAULT_THRESHOLDS
+from geodata.indicators.summaries import change_since
+from geodata.kernels.cells import cells_to_latlng
+from geodata.maps import (
+    cell_class_map_png,
+    inequality_chart_png,
+    province_choropleth_png,
+    unserved_by_region_chart_png,
+)
+from geodata.provenance import atomic_write_bytes
+from geodata.publish import build_manifest, provenance_record
+from geodata.reference import BOUNDARY_VERSIONS, load_provinces
+from geodata.writers import write_csv, write_geojson
+
+
+def _source_line(sample: bool) -> str:
+    return (
+        "Source: SYNTHETIC sample inputs (geodata.sample)."
+        if sample
+        else "Source: input files, see provenance."
+    )
+
+
+@dg.asset(
+    automation_condition=dg.AutomationCondition.eager(),
+    group_name="maps",
+    partitions_def=quarters,
+    kinds={"png", "geojson"},
+)
+def gap_maps(
+    context: dg.AssetExecutionContext,
+    inputs: InputSource,
+    outputs: OutputStore,
+    settings: PipelineSettings,
+    gap_cells: pd.DataFrame,
+    province_summaries: dict[str, pd.DataFrame],
+) -> dg.MaterializeResult:
+    """Maps of the gap for one quarter: share of people unserved per province (63 and 34) and
+    service class per cell, as PNG (shown here) and national province GeoJSON for download."""
+    inv = inputs.inventory()
+    quarter = context.partition_key
+    source = _source_line(inv.sample)
+    meta: dict = provenance_metadata(inv, quarter=quarter)
+    for version in BOUNDARY_VERSIONS:
+        summary = province_summaries[version]
+        polys = load_provinces(version, simplified=True)[["geometry"]].reset_index()
+        gdf = gpd.GeoDataFrame(polys.merge(summary, on="code", how="left"), crs="EPSG:4326")
+        png = province_choropleth_png(
+            gdf,
+            "share_unserved",
+            title=f"Share of people unserved, {quarter}, {version} provinces",
+            legend_label="share of population unserved",
+            sample=inv.sample,
+            source=source,
+            vmax=1.0,
+        )
+        atomic_write_bytes(outputs.file("maps", f"unserved_share_{version}_{quarter}.png"), png)
+        meta[f"map_unserved_share_{version}"] = png_md(png, f"unserved share {version}")
+        prov = provenance_record(
+            inv,
+            quarter=quarter,
+            h3_resolution=settings.h3_resolution,
+            boundary_version=version,
+            thresholds=DEFAULT_THRESHOLDS,
+        )
+        write_geojson(
+            gdf, outputs.file("geojson", f"provinces_{version}_{quarter}.geojson"), provenance=prov
+        )
+    lat, lng = cells_to_latlng(gap_cells["cell"].to_numpy())
+    png = cell_class_map_png(
+        lat,
+        lng,
+        gap_cells["service_class"].astype(str).to_numpy(),
+        load_provinces("34", simplified=True),
+        title=f"Service class per H3 cell (res {settings.h3_resolution}), {quarter}",
+        sample=inv.sample,
+        source=source,
+    )
+    atomic_write_bytes(outputs.file("maps", f"service_class_cells_{quarter}.png"), png)
+    meta["map_service_class_cells"] = png_md(png, "service class per cell")
+    meta["maps_dir"] = dg.MetadataValue.path(str(outputs.file("maps")))
+    return dg.MaterializeResult(metadata=meta)
+
+
+@dg.asset(
+    automation_condition=dg.AutomationCondition.eager(), group_name="maps", kinds={"png", "csv"}
+)
+def gap_trends(
+    context: dg.AssetExecutionContext,
+    inputs: InputSource,
+    outputs: OutputStore,
+    province_summaries: dict[str, dict[str, pd.DataFrame]],
+    inequality: dict[str, pd.DataFrame],
+) -> dg.MaterializeResult:
+    """Is the gap closing? People unserved by region per quarter, inequality indices per quarter,
+    and each province's change since the previous quarter (both boundary versions)."""
+    inv = inputs.inventory()
+    periods = sorted(province_summaries)
+    source = _source_line(inv.sample)
+    regions = pd.concat(
+        [province_summaries[p]["region"].assign(period=p) for p in periods], ignore_index=True
+    ).rename(columns={"region_name_en": "region"})
+    chart = unserved_by_region_chart_png(regions, periods=periods, sample=inv.sample, source=source)
+    atomic_write_bytes(outputs.file("maps", "unserved_by_region.png"), chart)
+    ineq = pd.concat([inequality[p] for p in periods], ignore_index=True)
+    ineq34 = ineq[ineq["boundary_version"] == "34"]
+    index_cols = [c for c in ineq34.columns if c.startswith(("gini", "theil"))]
+    ichart = inequality_chart_png(ineq34[["period", *index_cols]], sample=inv.sample, source=source)
+    atomic_write_bytes(outputs.file("maps", "inequality_by_period.png"), ichart)
+    write_csv(ineq, outputs.file("tables", "inequality_by_period.csv"))
+    meta: dict = {
+        "periods": dg.MetadataValue.json(periods),
+        "chart_unserved_by_region": png_md(chart, "unserved by region"),
+        "chart_inequality": png_md(ichart, "inequality by period"),
+    }
+    if len(periods) >= 2:
+        prev, cur = periods[-2], periods[-1]
+        for version in BOUNDARY_VERSIONS:
+            delta = change_since(
+                province_summaries[cur][version], province_summaries[prev][version]
+            )
+            write_csv(delta, outputs.file("tables", f"change_{version}_{prev}_to_{cur}.csv"))
+            if version == "34":
+                meta["change_34_preview"] = table_md(delta)
+    return dg.MaterializeResult(metadata=meta)
+
+
+@dg.asset(
+    automation_condition=dg.AutomationCondition.eager(),
+    group_name="maps",
+    deps=[gap_maps, gap_trends],
+    kinds={"json"},
+)
+def output_manifest(outputs: OutputStore, inputs: InputSource) -> dg.MaterializeResult:
+    """manifest.json: every published file with its size and sha256 (and features and period for
+    GeoJSON), so downloads can be verified."""
+    inv = inputs.inventory()
+    path = build_manifest(outputs.root(), extra={"sample": inv.sample})
+    n = sum(1 for p in outputs.root().rglob("*") if p.is_file())
+    return dg.MaterializeResult(
+        metadata={"manifest": dg.MetadataValue.path(str(path)), "files_in_output_dir": n}
+    )

@@ -1,0 +1,87 @@
+"""Resources: where inputs come from, where outputs go, and the run settings.
+
+``InputSource`` has two implementations, chosen in ``definitions.py`` only:
+``DirectoryInputs`` (a user's own input directory) and ``SampleInputs`` (the deterministic
+synthetic sample, generated on first use; tests use a one-province slice of it).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import dagster as dg
+
+from geodata.inputs import InputInventory, scan_input_dir
+
+__all__ = ["InputSource", "DirectoryInputs", "SampleInputs", "OutputStore", "PipelineSettings"]
+
+
+class InputSource(dg.ConfigurableResource):
+    """Interface: an input directory in the documented layout."""
+
+    def root(self) -> Path:
+        raise NotImplementedError
+
+    def inventory(self) -> InputInventory:
+        """Scan the input directory (sha256 of every file) in the documented layout."""
+        return scan_input_dir(self.root())
+
+
+class DirectoryInputs(InputSource):
+    """A user's own input directory (``GAP_MONITOR_INPUT_DIR``)."""
+
+    path: str
+
+    def root(self) -> Path:
+        return Path(self.path)
+
+
+class SampleInputs(InputSource):
+    """The synthetic sample, generated deterministically into ``path`` on first use."""
+
+    path: str
+    seed: int = 20250701
+    scale: float = 1.0
+    provinces_34: list[str] = []
+
+    def root(self) -> Path:
+        root = Path(self.path)
+        if not (root / "SAMPLE.json").exists():
+            from geodata.sample import generate_sample
+
+            generate_sample(
+                root,
+                seed=self.seed,
+                scale=self.scale,
+                provinces_34=self.provinces_34 or None,
+            )
+        return root
+
+
+class OutputStore(dg.ConfigurableResource):
+    """Where published outputs land (``GAP_MONITOR_OUTPUT_DIR``, default ``assets/``)."""
+
+    path: str
+
+    def root(self) -> Path:
+        root = Path(self.path)
+        root.mkdir(parents=True, exist_ok=True)
+        return root
+
+    def file(self, *parts: str) -> Path:
+        dest = self.root().joinpath(*parts)
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        return dest
+
+    def relative(self, path: str | os.PathLike[str]) -> str:
+        return str(Path(path).relative_to(self.root()))
+
+
+class PipelineSettings(dg.ConfigurableResource):
+    """Named configuration of the gap computation."""
+
+    h3_resolution: int = 8
+    rollup_resolutions: list[int] = [7, 6, 5]
+    max_quarantine_share: float = 0.05
+    max_input_age_days: int = 120

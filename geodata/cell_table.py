@@ -1,0 +1,207 @@
+"""The per-cell fact table: population, speeds, coverage and provinces on H3 cells.
+
+Facts live on hexagons; provinces are a view. This module joins the kernels' outputs into one
+table per period with the columns every indicator reads (the *cell table contract*)::
+
+    cell, population, code_63, code_34, region_id, province_nearest,
+    fixed_d_mbps, fixed_u_mbps, fixed_lat_ms, fixed_tests, fixed_devices,
+    mobile_d_mbps, mobile_u_mbps, mobile_lat_ms, mobile_tests, mobile_devices,
+    best_tech_rank   (-1 = no coverage information, else index in TECH_RANK)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from os import PathLike
+
+import geopandas as gpd
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+
+from geodata.kernels.cells import cells_to_latlng, latlng_to_cells
+from geodata.kernels.coverage import sites_to_cells
+from geodata.kernels.groupby import group_by_cell
+from geodata.kernels.polygons import assign_cells_to_polygons
+from geodata.kernels.raster import raster_to_cells
+from geodata.kernels.raster_sample import sample_raster_at_points
+from geodata.kernels.rollup import rollup
+from geodata.reference import load_regions
+
+__all__ = [
+    "SPEED_COLUMNS",
+    "population_cells",
+    "assign_provinces",
+    "speed_by_cell",
+    "coverage_by_cell",
+    "build_cell_table",
+    "rollup_cell_table",
+]
+
+SPEED_COLUMNS = ("d_mbps", "u_mbps", "lat_ms", "tests", "devices")
+
+
+def assign_provinces(
+    cells: npt.NDArray[np.uint64], provinces: Mapping[str, gpd.GeoDataFrame]
+) -> pd.DataFrame:
+    """``code_63, code_34, region_id, province_nearest`` for each cell (both boundary versions).
+
+    Every cell gets exactly one province per version: the one holding its centre, else the
+    nearest (coast, islands); ``province_nearest`` flags the latter.
+    """
+    out = pd.DataFrame(index=pd.RangeIndex(len(cells)))
+    nearest = np.zeros(len(cells), dtype=bool)
+    for version in ("63", "34"):
+        codes, near = assign_cells_to_polygons(cells, provinces[version])
+        out[f"code_{version}"] = pd.array(codes, dtype="string")
+        nearest |= np.asarray(near, dtype=bool)
+    regions = load_regions()["region_id"]
+    out["region_id"] = out["code_63"].map(regions).astype("string")
+    out["province_nearest"] = nearest
+    return out
+
+
+def population_cells(
+    raster_path: str | PathLike[str], res: int, provinces: Mapping[str, gpd.GeoDataFrame]
+) -> tuple[pd.DataFrame, dict[str, float]]:
+    """Population per cell from a population GeoTIFF, with provinces of both versions.
+
+    Returns the frame and stats ``raster_total, cells_total, n_cells, mode``; the two totals agree
+    to float rounding (exact conservation).
+    """
+    rc = raster_to_cells(raster_path, res)
+    df = pd.DataFrame({"cell": rc.cells, "population": rc.values})
+    df = pd.concat([df, assign_provinces(rc.cells, provinces)], axis=1)
+    stats = {
+        "raster_total": float(rc.total),
+        "cells_total": float(df["population"].sum()),
+        "n_cells": float(len(df)),
+        "n_valid_pixels": float(rc.n_valid_pixels),
+        "mode": rc.mode,
+    }
+    return df, stats
+
+
+def speed_by_cell(tiles: pd.DataFrame, res: int, prefix: str) -> pd.DataFrame:
+    """Tests-weighted speeds per cell from accepted Ookla tiles (columns ``lat, lng`` = centroid).
+
+    Output columns: ``cell, {prefix}_d_mbps, {prefix}_u_mbps, {prefix}_lat_ms, {prefix}_tests,
+    {prefix}_devices``.
+    """
+    cols = [f"{prefix}_{c}" for c in SPEED_COLUMNS]
+    if tiles.empty:
+        return pd.DataFrame({"cell": np.zeros(0, np.uint64), **{c: [] for c in cols}})
+    cells = latlng_to_cells(tiles["lat"].to_numpy(), tiles["lng"].to_numpy(), res)
+    tests = tiles["tests"].to_numpy(np.float64)
+    ucells, agg = group_by_cell(
+        cells,
+        sums={"tests": tests, "devices": tiles["devices"].to_numpy(np.float64)},
+        means={
+            "d_mbps": tiles["avg_d_kbps"].to_numpy(np.float64) / 1000.0,
+            "u_mbps": tiles["avg_u_kbps"].to_numpy(np.float64) / 1000.0,
+            "lat_ms": tiles["avg_lat_ms"].to_numpy(np.float64),
+        },
+        weights=tests,
+    )
+    return pd.DataFrame({"cell": ucells, **{f"{prefix}_{c}": agg[c] for c in SPEED_COLUMNS}})
+
+
+def coverage_by_cell(
+    universe: npt.NDArray[np.uint64],
+    res: int,
+    *,
+    sites: pd.DataFrame | None = None,
+    rasters: Sequence[tuple[str | PathLike[str], int]] = (),
+) -> pd.DataFrame:
+    """Best mobile technology rank per cell from cell sites and coverage rasters.
+
+    ``universe`` are the cells to report (e.g. populated cells); cells that only sites reach are
+    added. A raster contributes its technology rank where the pixel under the cell centre is
+    covered (value 1). Sources merge by the higher rank. With no coverage input at all, every
+    cell gets -1 (no information), never 0 ("none").
+    """
+    universe = np.unique(np.asarray(universe, dtype=np.uint64))
+    if (sites is None or sites.empty) and not rasters:
+        return pd.DataFrame(
+            {"cell": universe, "best_tech_rank": np.full(len(universe), -1, np.int8)}
+        )
+    parts_c = [universe]
+    parts_r = [np.zeros(len(universe), np.int8)]
+    if sites is not None and not sites.empty:
+        sc, sr = sites_to_cells(
+            sites["lat"].to_numpy(np.float64),
+            sites["lon"].to_numpy(np.float64),
+            sites["range"].to_numpy(np.float64),
+            sites["tech_rank"].to_numpy(np.int8),
+            res,
+        )
+        parts_c.append(np.asarray(sc, np.uint64))
+        parts_r.append(np.asarray(sr, np.int8))
+    if rasters:
+        lat, lng = cells_to_latlng(universe)
+        for path, rank in rasters:
+            covered = sample_raster_at_points(path, lat, lng) == 1
+            parts_c.append(universe[covered])
+            parts_r.append(np.full(int(covered.sum()), rank, np.int8))
+    allc = np.concatenate(parts_c)
+    allr = np.concatenate(parts_r).astype(np.float64)
+    ucells, agg = group_by_cell(allc, sums={}, means={}, maxes={"rank": allr})
+    return pd.DataFrame({"cell": ucells, "best_tech_rank": agg["rank"].astype(np.int8)})
+
+
+def build_cell_table(
+    pop: pd.DataFrame,
+    fixed: pd.DataFrame,
+    mobile: pd.DataFrame,
+    coverage: pd.DataFrame,
+    provinces: Mapping[str, gpd.GeoDataFrame],
+) -> pd.DataFrame:
+    """Outer-join population, fixed and mobile speeds and coverage on ``cell``.
+
+    Cells with measurements but no population keep population 0 and get their provinces
+    assigned here, so no measured cell is lost.
+    """
+    table = pop.merge(fixed, on="cell", how="outer").merge(mobile, on="cell", how="outer")
+    table = table.merge(coverage, on="cell", how="left")
+    table["population"] = table["population"].fillna(0.0)
+    for prefix in ("fixed", "mobile"):
+        for col in ("tests", "devices"):
+            table[f"{prefix}_{col}"] = table[f"{prefix}_{col}"].fillna(0.0)
+    no_cov = -1 if coverage["best_tech_rank"].eq(-1).all() else 0
+    table["best_tech_rank"] = table["best_tech_rank"].fillna(no_cov).astype(np.int8)
+    missing = table["code_34"].isna().to_numpy()
+    if missing.any():
+        assigned = assign_provinces(table.loc[missing, "cell"].to_numpy(np.uint64), provinces)
+        for col in assigned.columns:
+            table.loc[missing, col] = assigned[col].to_numpy()
+    table["cell"] = table["cell"].astype(np.uint64)
+    return table.sort_values("cell", kind="stable").reset_index(drop=True)
+
+
+def rollup_cell_table(table: pd.DataFrame, res: int) -> pd.DataFrame:
+    """Coarser cells: population and people per class summed, speeds tests-weighted."""
+    sums = {"population": table["population"].to_numpy(np.float64)}
+    for cls in ("served", "underserved", "unserved", "no_data"):
+        if "service_class" in table:
+            sums[f"people_{cls}"] = np.where(
+                table["service_class"] == cls, table["population"], 0.0
+            )
+    out: dict[str, npt.NDArray] = {}
+    for prefix in ("fixed", "mobile"):
+        tests = table[f"{prefix}_tests"].to_numpy(np.float64)
+        cells, agg = rollup(
+            table["cell"].to_numpy(np.uint64),
+            res,
+            means={
+                f"{prefix}_{c}": table[f"{prefix}_{c}"].to_numpy(np.float64)
+                for c in ("d_mbps", "u_mbps", "lat_ms")
+            },
+            sums={f"{prefix}_tests": tests},
+            weights=tests,
+        )
+        out.update({k: v for k, v in agg.items() if k.startswith(prefix)})
+    cells, agg = rollup(table["cell"].to_numpy(np.uint64), res, sums=sums)
+    out.update(agg)
+    out.pop("count", None)
+    out.pop("weight", None)
+    return pd.DataFrame({"cell": cells, **out})

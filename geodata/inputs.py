@@ -1,0 +1,184 @@
+"""The input directory: where each kind of input lives, which quarters are present, what changed.
+
+Layout (the generated sample and a user's own directory alike)::
+
+    SAMPLE.json                 present only in generated synthetic sample data
+    speed_tiles/*.parquet|csv|shp|zip|geojson   Ookla layout, one file per type and quarter;
+                                the name holds the kind (fixed|mobile) and the quarter
+                                (2026-07-01_performance_fixed_tiles, 2026Q3, year=2026/quarter=3)
+    cell_sites/*.csv[.gz]       OpenCelliD / MLS layout
+    coverage/*.tif              coverage GeoTIFFs per operator and technology (covered 0/1)
+    population/*.tif            optional population grid; default: the shipped WorldPop 2020 1 km
+    adoption/*.csv              per-province adoption tables (long format)
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+from geodata.provenance import fingerprint, sha256_file
+from geodata.reference import population_raster_path
+
+__all__ = [
+    "InputKind",
+    "InputFile",
+    "InputInventory",
+    "SPEED_SUFFIXES",
+    "quarter_from_name",
+    "quarter_start",
+    "scan_input_dir",
+]
+
+InputKind = Literal["speed_tiles", "cell_sites", "coverage", "population", "adoption"]
+SPEED_SUFFIXES = (".parquet", ".csv", ".shp", ".zip", ".geojson", ".gpkg")
+_SUFFIXES: dict[str, tuple[str, ...]] = {
+    "speed_tiles": SPEED_SUFFIXES,
+    "cell_sites": (".csv", ".csv.gz", ".gz"),
+    "coverage": (".tif", ".tiff"),
+    "population": (".tif", ".tiff"),
+    "adoption": (".csv",),
+}
+
+_OOKLA_DATE = re.compile(r"(\d{4})-(\d{2})-01_performance")
+_QUARTER = re.compile(r"(\d{4})[-_ ]?Q([1-4])", re.IGNORECASE)
+_HIVE = re.compile(r"year=(\d{4})[/\\]quarter=([1-4])")
+
+
+def quarter_from_name(path: str | Path) -> str | None:
+    """The quarter (``"2026Q3"``) named by an input path, or None.
+
+    >>> quarter_from_name("speed_tiles/2026-07-01_performance_fixed_tiles.parquet")
+    '2026Q3'
+    >>> quarter_from_name("type=fixed/year=2023/quarter=4/x.parquet")
+    '2023Q4'
+    """
+    text = str(path)
+    if m := _OOKLA_DATE.search(text):
+        month = int(m.group(2))
+        if month in (1, 4, 7, 10):
+            return f"{m.group(1)}Q{(month - 1) // 3 + 1}"
+    if m := _HIVE.search(text):
+        return f"{m.group(1)}Q{m.group(2)}"
+    if m := _QUARTER.search(Path(text).name):
+        return f"{m.group(1)}Q{m.group(2)}"
+    return None
+
+
+def quarter_start(quarter: str) -> str:
+    """ISO date of the first day of a quarter: ``"2026Q3"`` -> ``"2026-07-01"``."""
+    year, q = quarter.upper().split("Q")
+    return f"{int(year):04d}-{(int(q) - 1) * 3 + 1:02d}-01"
+
+
+def _speed_kind(path: Path) -> str | None:
+    name = str(path).lower()
+    for kind in ("fixed", "mobile"):
+        if kind in name:
+            return kind
+    return None
+
+
+@dataclass(frozen=True)
+class InputFile:
+    """One input file with its kind, quarter (speed tiles), speed type and content hash."""
+
+    path: Path
+    kind: InputKind
+    sha256: str
+    quarter: str | None = None
+    speed_type: str | None = None
+
+
+@dataclass
+class InputInventory:
+    """Everything found in an input directory, with fingerprints for change detection."""
+
+    root: Path
+    files: list[InputFile] = field(default_factory=list)
+    sample: bool = False
+    sample_info: dict[str, object] = field(default_factory=dict)
+    unrecognised: list[Path] = field(default_factory=list)
+
+    def of_kind(self, kind: InputKind) -> list[InputFile]:
+        return [f for f in self.files if f.kind == kind]
+
+    @property
+    def quarters(self) -> list[str]:
+        """Quarters with at least one speed-tile file, oldest first."""
+        return sorted({f.quarter for f in self.of_kind("speed_tiles") if f.quarter})
+
+    def speed_files(self, quarter: str) -> list[InputFile]:
+        return [f for f in self.of_kind("speed_tiles") if f.quarter == quarter]
+
+    def population_path(self) -> Path:
+        """The population grid: the input directory's own, else the shipped WorldPop 2020 1 km."""
+        own = self.of_kind("population")
+        if len(own) > 1:
+            names = ", ".join(f.path.name for f in own)
+            raise ValueError(
+                f"{self.root / 'population'}: expected one population GeoTIFF, found {names}"
+            )
+        return own[0].path if own else population_raster_path()
+
+    def fingerprint(self, kinds: tuple[InputKind, ...], quarter: str | None = None) -> str:
+        """Hash of the named kinds' files (and of one quarter's speed tiles when given)."""
+        parts = [
+            f"{f.path.relative_to(self.root)}:{f.sha256}" for f in self.files if f.kind in kinds
+        ]
+        if quarter is not None:
+            parts += [
+                f"{f.path.relative_to(self.root)}:{f.sha256}" for f in self.speed_files(quarter)
+            ]
+        parts.append(f"population:{self.population_path().name}")
+        return fingerprint(parts)
+
+    def sha256_by_file(self, kinds: tuple[InputKind, ...] | None = None) -> dict[str, str]:
+        return {
+            str(f.path.relative_to(self.root)): f.sha256
+            for f in self.files
+            if kinds is None or f.kind in kinds
+        }
+
+
+def scan_input_dir(root: str | Path) -> InputInventory:
+    """List the input files of ``root`` by kind (see the module docstring for the layout).
+
+    Raises
+    ------
+    FileNotFoundError
+        When ``root`` does not exist.
+    """
+    root = Path(root)
+    if not root.is_dir():
+        raise FileNotFoundError(f"input directory {root} does not exist")
+    inv = InputInventory(root=root)
+    marker = root / "SAMPLE.json"
+    if marker.exists():
+        inv.sample = True
+        inv.sample_info = json.loads(marker.read_text(encoding="utf-8"))
+    for kind, suffixes in _SUFFIXES.items():
+        folder = root / kind
+        if not folder.is_dir():
+            continue
+        for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+            name = path.name.lower()
+            if name.startswith(".") or name.endswith((".tmp", ".aux.xml")):
+                continue
+            if kind == "speed_tiles" and path.suffix.lower() in (".shx", ".dbf", ".prj", ".cpg"):
+                continue  # shapefile side-cars travel with their .shp
+            if not name.endswith(suffixes):
+                inv.unrecognised.append(path)
+                continue
+            quarter = quarter_from_name(path.relative_to(root)) if kind == "speed_tiles" else None
+            speed_type = _speed_kind(path.relative_to(root)) if kind == "speed_tiles" else None
+            if kind == "speed_tiles" and (quarter is None or speed_type is None):
+                inv.unrecognised.append(path)
+                continue
+            inv.files.append(
+                InputFile(path, kind, sha256_file(path), quarter, speed_type)  # type: ignore[arg-type]
+            )
+    return inv

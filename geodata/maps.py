@@ -1,0 +1,145 @@
+"""PNG gap maps and charts (matplotlib, Agg): choropleths with legend, title and source line.
+
+Every figure states its data source and, for synthetic sample inputs, says so in the title.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Sequence
+
+import geopandas as gpd
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+from matplotlib.patches import Patch  # noqa: E402
+
+from geodata.reference import ATTRIBUTION  # noqa: E402
+
+__all__ = [
+    "CLASS_COLOURS",
+    "province_choropleth_png",
+    "cell_class_map_png",
+    "unserved_by_region_chart_png",
+    "inequality_chart_png",
+]
+
+#: Colours of the service classes, worst to best (colour-blind-safe orange/blue scheme).
+CLASS_COLOURS = {
+    "no_data": "#d9d9d9",
+    "unserved": "#d7301f",
+    "underserved": "#fdae61",
+    "served": "#2c7bb6",
+}
+
+
+def _title(text: str, sample: bool) -> str:
+    return f"SYNTHETIC SAMPLE DATA - {text}" if sample else text
+
+
+def _finish(fig: plt.Figure, source: str) -> bytes:
+    fig.text(0.01, 0.005, source, fontsize=6, color="#444444", ha="left", va="bottom", wrap=True)
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=110, bbox_inches="tight")
+    plt.close(fig)
+    return buf.getvalue()
+
+
+def _mainland(gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """Clip far-offshore archipelagos (Paracel/Spratly polygons) out of the map frame."""
+    return gdf.clip((101.8, 8.2, 110.0, 23.6))
+
+
+def province_choropleth_png(
+    provinces: gpd.GeoDataFrame,
+    column: str,
+    *,
+    title: str,
+    legend_label: str,
+    sample: bool,
+    source: str = "",
+    cmap: str = "OrRd",
+    vmax: float | None = None,
+) -> bytes:
+    """Choropleth of one numeric column over province polygons; returns PNG bytes."""
+    fig, ax = plt.subplots(figsize=(5.5, 8))
+    data = _mainland(provinces)
+    data.plot(
+        column=column,
+        ax=ax,
+        cmap=cmap,
+        vmin=0,
+        vmax=vmax,
+        legend=True,
+        legend_kwds={"label": legend_label, "shrink": 0.5},
+        edgecolor="white",
+        linewidth=0.3,
+        missing_kwds={"color": CLASS_COLOURS["no_data"], "label": "no data"},
+    )
+    ax.set_axis_off()
+    ax.set_title(_title(title, sample), fontsize=10)
+    return _finish(fig, f"{source} {ATTRIBUTION}".strip())
+
+
+def cell_class_map_png(
+    lat: np.ndarray,
+    lng: np.ndarray,
+    classes: np.ndarray,
+    provinces: gpd.GeoDataFrame,
+    *,
+    title: str,
+    sample: bool,
+    source: str = "",
+) -> bytes:
+    """Map of H3 cell centres coloured by service class, over province outlines."""
+    fig, ax = plt.subplots(figsize=(5.5, 8))
+    _mainland(provinces).boundary.plot(ax=ax, color="#888888", linewidth=0.3)
+    order = ["no_data", "served", "underserved", "unserved"]  # gaps drawn last, on top
+    classes = np.asarray(classes)
+    for name in order:
+        m = classes == name
+        if m.any():
+            ax.scatter(lng[m], lat[m], s=0.15, c=CLASS_COLOURS[name], linewidths=0, rasterized=True)
+    handles = [Patch(color=CLASS_COLOURS[n], label=n.replace("_", " ")) for n in CLASS_COLOURS]
+    ax.legend(
+        handles=handles, loc="lower left", fontsize=7, title="service class", title_fontsize=7
+    )
+    ax.set_xlim(101.8, 110.0)
+    ax.set_ylim(8.2, 23.6)
+    ax.set_aspect("equal")
+    ax.set_axis_off()
+    ax.set_title(_title(title, sample), fontsize=10)
+    return _finish(fig, f"{source} {ATTRIBUTION}".strip())
+
+
+def unserved_by_region_chart_png(
+    table: pd.DataFrame, *, periods: Sequence[str], sample: bool, source: str = ""
+) -> bytes:
+    """Grouped bars of people unserved per region (columns ``period, region, people_unserved``)."""
+    pivot = table.pivot_table(
+        index="region", columns="period", values="people_unserved", aggfunc="sum"
+    )
+    pivot = pivot.reindex(columns=list(periods))
+    fig, ax = plt.subplots(figsize=(8, 4))
+    (pivot / 1e6).plot.barh(ax=ax, width=0.8)
+    ax.set_xlabel("people unserved (millions)")
+    ax.set_ylabel("")
+    ax.legend(title="period", fontsize=7)
+    ax.set_title(_title("People unserved by region and period", sample), fontsize=10)
+    return _finish(fig, f"{source} {ATTRIBUTION}".strip())
+
+
+def inequality_chart_png(table: pd.DataFrame, *, sample: bool, source: str = "") -> bytes:
+    """Lines of inequality indices by period (columns ``period`` and one column per index)."""
+    fig, ax = plt.subplots(figsize=(7, 3.6))
+    cols = [c for c in table.columns if c != "period"]
+    for col in cols:
+        ax.plot(table["period"], table[col], marker="o", label=col)
+    ax.set_ylim(bottom=0)
+    ax.set_ylabel("index (0 = equal)")
+    ax.legend(fontsize=7)
+    ax.set_title(_title("Is the gap closing? Inequality of access by period", sample), fontsize=10)
+    return _finish(fig, f"{source} {ATTRIBUTION}".strip())

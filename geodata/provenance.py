@@ -1,0 +1,101 @@
+"""Provenance and atomic output: sha256 of inputs, run facts, and files written all-or-nothing.
+
+Every output is written to a temporary file in the destination folder and moved into place with
+``os.replace``, so a crash or a concurrent reader never sees half a file.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+__all__ = [
+    "sha256_file",
+    "sha256_bytes",
+    "fingerprint",
+    "atomic_path",
+    "atomic_write_bytes",
+    "atomic_write_text",
+    "atomic_write_json",
+    "utc_now_iso",
+]
+
+_CHUNK = 1 << 20
+
+
+def sha256_file(path: str | os.PathLike[str]) -> str:
+    """Hex sha256 of a file's bytes, read in 1 MiB chunks."""
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(_CHUNK), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def sha256_bytes(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def fingerprint(parts: Iterable[str]) -> str:
+    """One short hash of several hashes/strings, order-independent (for change detection)."""
+    h = hashlib.sha256()
+    for part in sorted(parts):
+        h.update(part.encode())
+        h.update(b"\0")
+    return h.hexdigest()[:16]
+
+
+def utc_now_iso() -> str:
+    return datetime.now(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+
+
+@contextmanager
+def atomic_path(dest: str | os.PathLike[str]) -> Iterator[Path]:
+    """Yield a temporary path beside ``dest``; on success move it over ``dest`` atomically.
+
+    On any exception the temporary file is removed and ``dest`` is left as it was.
+
+    >>> import tempfile, pathlib
+    >>> d = pathlib.Path(tempfile.mkdtemp())
+    >>> with atomic_path(d / "x.txt") as tmp:
+    ...     _ = tmp.write_text("hello")
+    >>> (d / "x.txt").read_text()
+    'hello'
+    """
+    dest = Path(dest)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    fd, name = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".tmp", dir=dest.parent)
+    os.close(fd)
+    tmp = Path(name)
+    try:
+        yield tmp
+        with open(tmp, "rb+") as fh:
+            os.fsync(fh.fileno())
+        os.replace(tmp, dest)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def atomic_write_bytes(dest: str | os.PathLike[str], data: bytes) -> Path:
+    with atomic_path(dest) as tmp:
+        tmp.write_bytes(data)
+    return Path(dest)
+
+
+def atomic_write_text(dest: str | os.PathLike[str], text: str) -> Path:
+    return atomic_write_bytes(dest, text.encode("utf-8"))
+
+
+def atomic_write_json(
+    dest: str | os.PathLike[str], obj: Any, default: Callable[[Any], Any] = str
+) -> Path:
+    text = json.dumps(obj, ensure_ascii=False, indent=2, sort_keys=False, default=default)
+    return atomic_write_text(dest, text + "\n")

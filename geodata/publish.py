@@ -1,0 +1,110 @@
+"""Published outputs: cell GeoDataFrames, provenance records, national files and the manifest."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from os import PathLike
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import shapely
+from h3ronpy import cells_to_string
+from h3ronpy.vector import cells_to_wkb_polygons
+
+from geodata import __version__
+from geodata.inputs import InputInventory
+from geodata.provenance import atomic_write_json, sha256_file, utc_now_iso
+from geodata.reference import ATTRIBUTION, BOUNDARY_VALID_FROM
+
+__all__ = [
+    "LICENCE",
+    "cells_geodataframe",
+    "provenance_record",
+    "build_manifest",
+]
+
+#: Licence of outputs derived from the shipped boundaries (share-alike).
+LICENCE = "CC BY-SA 4.0 (derived from Open Development Vietnam boundaries); WorldPop data CC BY 4.0"
+
+
+def cells_geodataframe(table: pd.DataFrame) -> gpd.GeoDataFrame:
+    """The table with ``h3`` (hex string id) and hexagon polygon geometry (EPSG:4326)."""
+    cells = pa.array(table["cell"].to_numpy(np.uint64), type=pa.uint64())
+    geom = shapely.from_wkb(
+        np.asarray(pa.array(cells_to_wkb_polygons(cells)).to_pylist(), dtype=object)
+    )
+    out = table.copy()
+    out.insert(1, "h3", pa.array(cells_to_string(cells)).to_pylist())
+    for col in out.columns:
+        if isinstance(out[col].dtype, pd.CategoricalDtype):
+            out[col] = out[col].astype("string")
+    return gpd.GeoDataFrame(out, geometry=geom, crs="EPSG:4326")
+
+
+def provenance_record(
+    inv: InputInventory,
+    *,
+    quarter: str | None = None,
+    h3_resolution: int | None = None,
+    boundary_version: str | None = None,
+    thresholds: Any = None,
+    kinds: tuple[str, ...] | None = None,
+) -> dict[str, Any]:
+    """Provenance carried inside every output: inputs' sha256, boundary version, resolution,
+    period, run time, thresholds, licence, attribution and the sample flag."""
+    files = {
+        str(f.path.relative_to(inv.root)): f.sha256
+        for f in inv.files
+        if (kinds is None or f.kind in kinds)
+        and (f.kind != "speed_tiles" or f.quarter in (None, quarter))
+    }
+    pop = inv.population_path()
+    record: dict[str, Any] = {
+        "generator": f"digital-gap-monitor {__version__}",
+        "generated_at": utc_now_iso(),
+        "sample": inv.sample,
+        "sample_note": (
+            "SYNTHETIC sample inputs (geodata.sample), not measurements" if inv.sample else None
+        ),
+        "period": quarter,
+        "h3_resolution": h3_resolution,
+        "boundary_version": boundary_version or "both (63 until 2025-06-30, 34 since 2025-07-01)",
+        "boundary_valid_from": BOUNDARY_VALID_FROM,
+        "inputs_sha256": files,
+        "population_raster": {"file": pop.name, "sha256": sha256_file(pop)},
+        "licence": LICENCE,
+        "attribution": ATTRIBUTION,
+    }
+    if thresholds is not None:
+        record["thresholds"] = (
+            dataclasses.asdict(thresholds) if dataclasses.is_dataclass(thresholds) else thresholds
+        )
+    return record
+
+
+def build_manifest(output_dir: str | PathLike[str], *, extra: dict[str, Any] | None = None) -> Path:
+    """Write ``manifest.json`` listing every published file with size, sha256, features, period."""
+    root = Path(output_dir)
+    entries = []
+    for path in sorted(p for p in root.rglob("*") if p.is_file()):
+        rel = path.relative_to(root)
+        if rel.name in ("manifest.json", "README.md") or rel.name.startswith("."):
+            continue
+        entry: dict[str, Any] = {
+            "path": str(rel),
+            "bytes": path.stat().st_size,
+            "sha256": sha256_file(path),
+        }
+        if path.suffix == ".geojson":
+            with open(path, encoding="utf-8") as fh:
+                doc = json.load(fh)
+            entry["features"] = len(doc.get("features", []))
+            entry["period"] = (doc.get("provenance") or {}).get("period")
+        entries.append(entry)
+    manifest = {"generated_at": utc_now_iso(), "files": entries, **(extra or {})}
+    return atomic_write_json(root / "manifest.json", manifest)

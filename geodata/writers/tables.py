@@ -1,0 +1,57 @@
+"""Tabular outputs: CSV (UTF-8 with BOM, so spreadsheet programs keep Vietnamese diacritics),
+Parquet and GeoParquet with provenance in the file's key-value metadata."""
+
+from __future__ import annotations
+
+import json
+from os import PathLike
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from geodata.provenance import atomic_path
+
+__all__ = ["write_csv", "write_parquet", "write_geoparquet"]
+
+
+def write_csv(df: pd.DataFrame, dest: str | PathLike[str]) -> Path:
+    """CSV, UTF-8 with BOM, no index."""
+    with atomic_path(dest) as tmp:
+        df.to_csv(tmp, index=False, encoding="utf-8-sig")
+    return Path(dest)
+
+
+def _with_provenance(table: pa.Table, provenance: dict[str, Any] | None) -> pa.Table:
+    if not provenance:
+        return table
+    meta = dict(table.schema.metadata or {})
+    meta[b"gap_monitor:provenance"] = json.dumps(
+        provenance, ensure_ascii=False, default=str
+    ).encode()
+    return table.replace_schema_metadata(meta)
+
+
+def write_parquet(
+    df: pd.DataFrame, dest: str | PathLike[str], *, provenance: dict[str, Any] | None = None
+) -> Path:
+    """Parquet (zstd) with provenance in the schema metadata."""
+    table = _with_provenance(pa.Table.from_pandas(df, preserve_index=False), provenance)
+    with atomic_path(dest) as tmp:
+        pq.write_table(table, tmp, compression="zstd")
+    return Path(dest)
+
+
+def write_geoparquet(
+    gdf: gpd.GeoDataFrame, dest: str | PathLike[str], *, provenance: dict[str, Any] | None = None
+) -> Path:
+    """GeoParquet 1.x (geopandas' ``geo`` metadata) plus our provenance key."""
+    with atomic_path(dest) as tmp:
+        gdf.to_parquet(tmp, index=False, compression="zstd")
+        if provenance:
+            table = _with_provenance(pq.read_table(tmp), provenance)
+            pq.write_table(table, tmp, compression="zstd")
+    return Path(dest)
