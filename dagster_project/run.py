@@ -19,6 +19,7 @@ import dagster as dg
 from dagster_project.defs.automation.refresh import input_state
 from dagster_project.definitions import ALL_ASSETS, PROJECT_ROOT, resources_from_env
 from dagster_project.partitions import quarters
+from geodata.provenance import atomic_write_json
 
 UNPARTITIONED_INPUTS = [
     "province_boundaries",
@@ -57,6 +58,39 @@ def _materialize(instance: dg.DagsterInstance, resources: dict, selection: list[
         raise SystemExit(f"run {result.run_id} failed; see the log above or `dagster dev`")
 
 
+def refresh(
+    instance: dg.DagsterInstance, resources: dict, previous: dict[str, str] | None = None
+) -> tuple[dict[str, str], list[str]]:
+    """Materialise what changed since ``previous`` (everything when None), in dependency order.
+
+    Returns the new input state and the list of steps run (empty when nothing changed).
+    """
+    inv = resources["inputs"].inventory()
+    state = input_state(inv)
+    previous = previous or {}
+    steps: list[str] = []
+    if previous == state:
+        return state, steps
+    known = set(instance.get_dynamic_partitions(quarters.name))
+    new = [q for q in inv.quarters if q not in known]
+    if new:
+        instance.add_dynamic_partitions(quarters.name, new)
+    base_changed = previous.get("base") != state["base"]
+    if base_changed:
+        print("materialising reference, inputs, population and coverage cells ...")
+        _materialize(instance, resources, UNPARTITIONED_INPUTS)
+        steps.append("base")
+    for q in inv.quarters:
+        if base_changed or previous.get(q) != state[q]:
+            print(f"materialising quarter {q} ...")
+            _materialize(instance, resources, PER_QUARTER, partition_key=q)
+            steps.append(q)
+    print("materialising trends and manifest ...")
+    _materialize(instance, resources, ACROSS_QUARTERS)
+    steps.append("trends")
+    return state, steps
+
+
 def main() -> int:
     os.environ.setdefault("DAGSTER_HOME", str(PROJECT_ROOT / ".dagster_home"))
     Path(os.environ["DAGSTER_HOME"]).mkdir(parents=True, exist_ok=True)
@@ -68,28 +102,15 @@ def main() -> int:
         f"{len(inv.files)} files; quarters {', '.join(inv.quarters) or 'none'})"
     )
     out_root = resources["outputs"].root()
-    state = input_state(inv)
     state_path = out_root / STATE_FILE
-    previous = json.loads(state_path.read_text()) if state_path.exists() else {}
-    if previous == state and (out_root / "manifest.json").exists():
+    previous = json.loads(state_path.read_text()) if state_path.exists() else None
+    if not (out_root / "manifest.json").exists():
+        previous = None
+    state, steps = refresh(dg.DagsterInstance.get(), resources, previous)
+    if not steps:
         print(f"nothing new since the last refresh: outputs in {out_root} are current")
         return 0
-    instance = dg.DagsterInstance.get()
-    known = set(instance.get_dynamic_partitions(quarters.name))
-    new = [q for q in inv.quarters if q not in known]
-    if new:
-        instance.add_dynamic_partitions(quarters.name, new)
-    base_changed = previous.get("base") != state["base"]
-    todo = [q for q in inv.quarters if base_changed or previous.get(q) != state[q]]
-    if base_changed:
-        print("materialising reference, inputs, population and coverage cells ...")
-        _materialize(instance, resources, UNPARTITIONED_INPUTS)
-    for q in todo:
-        print(f"materialising quarter {q} ...")
-        _materialize(instance, resources, PER_QUARTER, partition_key=q)
-    print("materialising trends and manifest ...")
-    _materialize(instance, resources, ACROSS_QUARTERS)
-    state_path.write_text(json.dumps(state, indent=1))
+    atomic_write_json(state_path, state)
     print(f"\ndone in {time.perf_counter() - t0:.1f} s. Outputs in {out_root}:")
     for sub in ("maps", "geojson", "tables", "cells", "quarantine"):
         folder = out_root / sub

@@ -1,0 +1,378 @@
+"""Generate the deterministic synthetic sample input directory (the pipeline's embedded default).
+
+Real Vietnam speed tiles, cell sites and coverage rasters are not available, so the sample makes
+them in the field's exact formats, shaped by the real data the package ships (WorldPop 2020 1 km
+population, GeoNames settlements, main roads, 34-province boundaries). Adoption tables are synthetic
+per province plus the real DTI 2022 ranking. Layout of ``out_dir``::
+
+    SAMPLE.json                 marker: seed, scale, provinces, periods, sha256 of every file
+    speed_tiles/sample_{YYYY-MM-DD}_performance_{fixed|mobile}_tiles.parquet   per kind and period
+    cell_sites/sample_cell_towers_452.csv          OpenCelliD layout, operators A/B/C (MNC 91-93)
+    coverage/sample_{opa|opb|opc}_{4g|5g}_coverage.tif   covered 0/1, nodata 255
+    adoption/sample_{code34}_{slug}.csv            one per province (synthetic)
+    adoption/real_dti_2022_provincial_ranking.csv  real DTI 2022 ranking (63-system codes)
+    population/worldpop_vnm_2020_1km_clip.tif      real WorldPop window, only for a province slice
+
+The same arguments give byte-identical files (no wall-clock time is written anywhere). The
+directory is built next to ``out_dir`` and moved into place whole.
+
+Examples
+--------
+>>> manifest = generate_sample("/tmp/sample", provinces_34=["79"], scale=0.1)  # doctest: +SKIP
+>>> manifest.counts["cells"] > 0                                                # doctest: +SKIP
+True
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import rasterio
+from affine import Affine
+from rasterio.windows import Window
+
+from geodata.inputs import quarter_start
+from geodata.provenance import sha256_file
+from geodata.reference import population_raster_path
+from geodata.sample.adoption import (
+    adoption_rows,
+    dti_2022_rows,
+    province_slug,
+    write_adoption_csv,
+)
+from geodata.sample.coverage import CoverageGrid, best_rank_grid, covered_mask, write_coverage_tif
+from geodata.sample.sites import MCC, OPERATORS, RADIOS, synthetic_cells, write_cells_csv
+from geodata.sample.speeds import synthetic_tiles, write_ookla_parquet
+from geodata.sample.surface import PopulationSurface, build_surface
+from geodata.technology import RADIO_TO_TECH, TECH_RANK
+
+__all__ = [
+    "SampleManifest",
+    "generate_sample",
+    "DEFAULT_SEED",
+    "DEFAULT_PERIODS",
+    "TARGET_COUNTS",
+    "SAMPLE_NOTE",
+]
+
+DEFAULT_SEED = 20250701
+DEFAULT_PERIODS: tuple[str, ...] = ("2026Q2", "2026Q3")
+#: National counts at ``scale=1.0``: tiles per period (first period) and cells.
+TARGET_COUNTS: dict[str, int] = {"fixed": 80_000, "mobile": 60_000, "cells": 15_000}
+SAMPLE_NOTE = "SYNTHETIC sample data shaped by real WorldPop/GeoNames/roads; not measurements"
+GENERATOR = "geodata.sample"
+
+_STREAMS = {"cells": 1, "fixed": 2, "mobile": 3, "adoption": 4}
+_COVERAGE_RES_DEG = 0.01
+_UTM_EPSG, _UTM_RES_M = 32648, 1000.0
+_PROJECTED = ("opc", "4G")  # one raster in UTM 48N, to exercise "any CRS"
+_TECH_RADIO = {"4G": "LTE", "5G": "NR"}
+_QUARTER = re.compile(r"^(\d{4})Q([1-4])$")
+
+
+@dataclass(frozen=True)
+class SampleManifest:
+    """What :func:`generate_sample` wrote.
+
+    Attributes
+    ----------
+    out_dir : the sample directory
+    files : relative POSIX paths of every file (SAMPLE.json included), sorted
+    counts : rows or files per kind (``speed_tiles_fixed_2026Q2``, ``cells``, ``cells_LTE``, ...)
+    seed, scale, provinces_34, periods : the arguments
+    """
+
+    out_dir: Path
+    files: list[str]
+    counts: dict[str, int]
+    seed: int
+    scale: float
+    provinces_34: tuple[str, ...] | None = None
+    periods: tuple[str, ...] = DEFAULT_PERIODS
+    sha256: dict[str, str] = field(default_factory=dict)
+
+
+def _check_periods(periods: Sequence[str]) -> tuple[str, ...]:
+    out = tuple(str(p).strip().upper() for p in periods)
+    bad = [p for p in out if not _QUARTER.match(p)]
+    if not out or bad:
+        raise ValueError(f"periods must be quarters like '2026Q2', got {list(periods)}")
+    if list(out) != sorted(set(out)):
+        raise ValueError(f"periods must be distinct and in time order, got {list(periods)}")
+    return out
+
+
+def _rng(seed: int, stream: str) -> np.random.Generator:
+    return np.random.default_rng([int(seed), _STREAMS[stream]])
+
+
+def _write_cells_and_coverage(
+    tmp: Path, surface: PopulationSurface, seed: int, n_cells: int, counts: dict[str, int]
+) -> tuple[CoverageGrid, np.ndarray]:
+    """Cell sites CSV and coverage GeoTIFFs; returns the best-technology grid for mobile tiles."""
+    cells = synthetic_cells(surface, _rng(seed, "cells"), n_cells)
+    (tmp / "cell_sites").mkdir()
+    write_cells_csv(cells, tmp / "cell_sites" / f"sample_cell_towers_{MCC}.csv")
+    counts["cells"] = len(cells)
+    for radio in RADIOS:
+        counts[f"cells_{radio}"] = int((cells["radio"] == radio).sum())
+
+    geo = CoverageGrid.geographic(surface.bbox, _COVERAGE_RES_DEG)
+    geo_inside = geo.inside_mask(surface.codes)
+    (tmp / "coverage").mkdir()
+    for op_index, (key, name, mnc) in enumerate(OPERATORS):  # three operators
+        for tech, radio in _TECH_RADIO.items():  # two technologies
+            sel = (cells["operator"] == op_index).to_numpy() & (cells["radio"] == radio).to_numpy()
+            if (key, tech) == _PROJECTED:
+                grid = CoverageGrid.projected(surface.bbox, _UTM_EPSG, _UTM_RES_M)
+                inside = grid.inside_mask(surface.codes)
+            else:
+                grid, inside = geo, geo_inside
+            covered = covered_mask(grid, cells["lon"][sel], cells["lat"][sel], cells["range"][sel])
+            tags = {
+                "GAP_MONITOR_SAMPLE": "true",
+                "SYNTHETIC": "true",
+                "GENERATOR": GENERATOR,
+                "OPERATOR": name,
+                "MCC_MNC": f"{MCC}-{mnc}",
+                "TECHNOLOGY": tech,
+                "VALUES": "1 covered, 0 not covered, 255 nodata (outside the area)",
+                "NOTE": SAMPLE_NOTE,
+            }
+            write_coverage_tif(
+                tmp / "coverage" / f"sample_{key}_{tech.lower()}_coverage.tif",
+                grid,
+                covered,
+                inside,
+                tags,
+            )
+            counts[f"coverage_{key}_{tech.lower()}_pixels"] = int((covered & inside).sum())
+    counts["coverage_rasters"] = len(OPERATORS) * len(_TECH_RADIO)
+    radio_index = cells["radio"].map({r: i for i, r in enumerate(RADIOS)}).to_numpy(dtype=np.int64)
+    rank = np.array([TECH_RANK.index(RADIO_TO_TECH[r]) for r in RADIOS])[radio_index]
+    best = best_rank_grid(geo, cells["lon"], cells["lat"], cells["range"], rank)
+    return geo, np.where(geo_inside, best, 0).astype(np.uint8)
+
+
+def _write_speed_tiles(
+    tmp: Path,
+    surface: PopulationSurface,
+    seed: int,
+    share: float,
+    scale: float,
+    periods: tuple[str, ...],
+    tech: tuple[CoverageGrid, np.ndarray],
+    counts: dict[str, int],
+) -> None:
+    grid, best = tech
+    (tmp / "speed_tiles").mkdir()
+    for kind in ("fixed", "mobile"):  # two kinds
+        tables = synthetic_tiles(
+            surface,
+            _rng(seed, kind),
+            kind=kind,  # type: ignore[arg-type]
+            n_tiles=TARGET_COUNTS[kind] * scale * share,
+            n_periods=len(periods),
+            tech_at=lambda lon, lat: grid.lookup(best, lon, lat),
+        )
+        for period, table in zip(periods, tables, strict=True):  # a handful of periods
+            meta = {
+                b"gap_monitor:sample": b"true",
+                b"gap_monitor:synthetic": b"true",
+                b"gap_monitor:generator": GENERATOR.encode(),
+                b"gap_monitor:seed": str(seed).encode(),
+                b"gap_monitor:period": period.encode(),
+                b"gap_monitor:note": SAMPLE_NOTE.encode(),
+            }
+            name = f"sample_{quarter_start(period)}_performance_{kind}_tiles.parquet"
+            write_ookla_parquet(table, tmp / "speed_tiles" / name, meta)
+            counts[f"speed_tiles_{kind}_{period}"] = table.num_rows
+            counts[f"tests_{kind}_{period}"] = int(np.asarray(table["tests"]).sum())
+
+
+def _write_adoption(
+    tmp: Path,
+    surface: PopulationSurface,
+    seed: int,
+    periods: tuple[str, ...],
+    subset: bool,
+    counts: dict[str, int],
+) -> None:
+    (tmp / "adoption").mkdir()
+    rows = adoption_rows(surface, _rng(seed, "adoption"), periods)
+    for code in surface.codes:  # one file per province
+        # odd codes come "from a spreadsheet": BOM and CRLF; even codes plain UTF-8
+        write_adoption_csv(
+            rows[rows["province_code"] == code],
+            tmp / "adoption" / f"sample_{code}_{province_slug(code)}.csv",
+            bom=int(code) % 2 == 1,
+        )
+    counts["adoption_files"] = len(surface.codes)
+    dti = dti_2022_rows(surface.codes if subset else None)
+    write_adoption_csv(dti, tmp / "adoption" / "real_dti_2022_provincial_ranking.csv")
+    counts["dti_rows"] = len(dti)
+
+
+def _write_population_clip(tmp: Path, surface: PopulationSurface) -> None:
+    """The real WorldPop grid, windowed to the selection's bbox, values unchanged."""
+    west, south, east, north = surface.bbox
+    with rasterio.open(population_raster_path()) as src:
+        t = src.transform
+        col0 = max(int(np.floor((west - t.c) / t.a)), 0)
+        row0 = max(int(np.floor((north - t.f) / t.e)), 0)
+        col1 = min(int(np.ceil((east - t.c) / t.a)), src.width)
+        row1 = min(int(np.ceil((south - t.f) / t.e)), src.height)
+        window = Window(col0, row0, col1 - col0, row1 - row0)
+        data = src.read(1, window=window)
+        profile = {
+            "driver": "GTiff",
+            "dtype": src.dtypes[0],
+            "count": 1,
+            "width": window.width,
+            "height": window.height,
+            "crs": src.crs,
+            "transform": Affine(t.a, 0.0, t.c + col0 * t.a, 0.0, t.e, t.f + row0 * t.e),
+            "nodata": src.nodata,
+            "tiled": True,
+            "blockxsize": 256,
+            "blockysize": 256,
+            "compress": "LZW",
+        }
+    (tmp / "population").mkdir()
+    with rasterio.open(
+        tmp / "population" / "worldpop_vnm_2020_1km_clip.tif", "w", **profile
+    ) as dst:
+        dst.write(data, 1)
+        dst.update_tags(
+            SOURCE="WorldPop 2020 1 km UN-adjusted population counts, Vietnam (doi:10.5258/SOTON/WP00671)",
+            LICENSE="CC BY 4.0",
+            ATTRIBUTION="WorldPop (www.worldpop.org, University of Southampton)",
+            SYNTHETIC="false",
+            NOTE=f"real data: window of the shipped grid over provinces {','.join(surface.codes)}; values unchanged",
+        )
+        dst.set_band_description(1, "persons per pixel")
+
+
+def _swap_into_place(tmp: Path, out: Path) -> None:
+    """Move the finished ``tmp`` directory to ``out``, replacing a previous one whole."""
+    if not out.exists():
+        os.replace(tmp, out)
+        return
+    aside = Path(tempfile.mkdtemp(prefix=f".{out.name}.old-", dir=out.parent))
+    aside.rmdir()
+    os.replace(out, aside)
+    try:
+        os.replace(tmp, out)
+    except OSError:
+        os.replace(aside, out)
+        raise
+    shutil.rmtree(aside, ignore_errors=True)
+
+
+def generate_sample(
+    out_dir: str | os.PathLike[str],
+    *,
+    seed: int = DEFAULT_SEED,
+    scale: float = 1.0,
+    provinces_34: Sequence[str] | None = None,
+    periods: Sequence[str] = DEFAULT_PERIODS,
+) -> SampleManifest:
+    """Write the synthetic sample input directory (layout in the module docstring).
+
+    Parameters
+    ----------
+    out_dir : directory to create or replace (it must be absent, empty, or a previous sample:
+        a directory holding other files and no ``SAMPLE.json`` is never deleted)
+    seed : seed of every random draw; equal arguments give byte-identical files
+    scale : multiplies tile and cell counts (1.0: ~80k fixed and ~60k mobile tiles per period and
+        ~15k cells nationally; a province slice gets its population share of these)
+    provinces_34 : 34-system province codes to generate only that area (fast, for tests), or None
+        for the whole country; a slice also gets the clipped real WorldPop grid
+    periods : quarters (``"2026Q2"``), in time order; the later ones are a little better
+
+    Returns
+    -------
+    SampleManifest
+
+    Raises
+    ------
+    ValueError
+        Bad ``scale``, ``periods`` or province codes.
+    FileExistsError
+        ``out_dir`` holds files that are not a previous sample.
+    """
+    if not np.isfinite(scale) or scale <= 0:
+        raise ValueError(f"scale must be a positive number, got {scale!r}")
+    seed = int(seed)
+    period_t = _check_periods(periods)
+    out = Path(out_dir).absolute()
+    if out.exists() and (
+        not out.is_dir() or (any(out.iterdir()) and not (out / "SAMPLE.json").exists())
+    ):
+        raise FileExistsError(
+            f"{out}: exists and is not a previous sample (no SAMPLE.json); not replacing it"
+        )
+    surface = build_surface(provinces_34)
+    subset = provinces_34 is not None
+    share = float(surface.pop.sum() / surface.national_pop)
+
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
+    tmp.chmod(0o755)  # mkdtemp makes it private; the sample is an ordinary directory
+    counts: dict[str, int] = {}
+    try:
+        tech = _write_cells_and_coverage(
+            tmp, surface, seed, round(TARGET_COUNTS["cells"] * scale * share), counts
+        )
+        _write_speed_tiles(tmp, surface, seed, share, scale, period_t, tech, counts)
+        _write_adoption(tmp, surface, seed, period_t, subset, counts)
+        if subset:
+            _write_population_clip(tmp, surface)
+        counts["population_rasters"] = int(subset)
+        files = sorted(p.relative_to(tmp).as_posix() for p in tmp.rglob("*") if p.is_file())
+        sha = {f: sha256_file(tmp / f) for f in files}
+        marker = {
+            "sample": True,
+            "synthetic": True,
+            "generator": GENERATOR,
+            "seed": seed,
+            "scale": scale,
+            "provinces_34": list(surface.codes) if subset else None,
+            "periods": list(period_t),
+            "note": SAMPLE_NOTE,
+            "real_data_included": [
+                "adoption/real_dti_2022_provincial_ranking.csv (DTI 2022, dti.gov.vn)",
+                *(
+                    ["population/worldpop_vnm_2020_1km_clip.tif (WorldPop 2020, CC BY 4.0)"]
+                    if subset
+                    else []
+                ),
+            ],
+            "counts": counts,
+            "files": sha,
+        }
+        (tmp / "SAMPLE.json").write_text(
+            json.dumps(marker, ensure_ascii=False, indent=2) + "\n", encoding="utf-8"
+        )
+        _swap_into_place(tmp, out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return SampleManifest(
+        out_dir=out,
+        files=sorted([*files, "SAMPLE.json"]),
+        counts=counts,
+        seed=seed,
+        scale=scale,
+        provinces_34=surface.codes if subset else None,
+        periods=period_t,
+        sha256=sha,
+    )
