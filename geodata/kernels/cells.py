@@ -1,4 +1,4 @@
-"""Thin array adapters over the vectorised H3 engine (h3ronpy, bound to the H3 v4 C library).
+"""Thin array adapters over the vectorised H3 engine (h3ronpy, built on h3o, a Rust port of H3 v4).
 
 One implementation per operation, uint64 numpy arrays in and out; 0 marks an invalid cell.
 Everything else in ``geodata.kernels`` goes through these functions, so the engine is chosen in one
@@ -12,6 +12,10 @@ Examples
 """
 
 from __future__ import annotations
+
+import os
+from concurrent.futures import ThreadPoolExecutor
+from functools import cache
 
 import numpy as np
 import numpy.typing as npt
@@ -45,17 +49,49 @@ def _u64(cells: npt.ArrayLike) -> CellArray:
 
 
 def latlng_to_cells(lat: npt.ArrayLike, lng: npt.ArrayLike, res: int) -> CellArray:
-    """H3 cell of each point at resolution ``res`` (degrees in). Non-finite points give 0."""
+    """H3 cell of each point at resolution ``res`` (degrees in). Non-finite points give 0.
+
+    Large inputs are split over one thread per core (the engine releases the GIL here).
+    """
     if not 0 <= int(res) <= 15:
         raise ValueError(f"H3 resolution must be in 0..15, got {res}")
     lat_a = np.ascontiguousarray(lat, dtype=np.float64)
     lng_a = np.ascontiguousarray(lng, dtype=np.float64)
     ok = np.isfinite(lat_a) & np.isfinite(lng_a)
-    out = np.zeros(lat_a.shape, dtype=np.uint64)
     if ok.all():
-        return np.asarray(_coordinates_to_cells(lat_a, lng_a, int(res))).astype(np.uint64)
+        return _coordinates_to_cells_threaded(lat_a.ravel(), lng_a.ravel(), int(res)).reshape(
+            lat_a.shape
+        )
+    out = np.zeros(lat_a.shape, dtype=np.uint64)
     if ok.any():
-        out[ok] = np.asarray(_coordinates_to_cells(lat_a[ok], lng_a[ok], int(res)))
+        out[ok] = _coordinates_to_cells_threaded(lat_a[ok], lng_a[ok], int(res))
+    return out
+
+
+#: Below this many points one call is cheaper than handing chunks to threads.
+_THREAD_MIN_POINTS = 200_000
+
+
+@cache
+def _thread_pool() -> ThreadPoolExecutor:
+    return ThreadPoolExecutor(max_workers=os.cpu_count() or 1, thread_name_prefix="h3cells")
+
+
+def _coordinates_to_cells_threaded(
+    lat: npt.NDArray[np.float64], lng: npt.NDArray[np.float64], res: int
+) -> CellArray:
+    n = lat.size
+    workers = min(os.cpu_count() or 1, max(1, n // _THREAD_MIN_POINTS))
+    if workers == 1:
+        return np.asarray(_coordinates_to_cells(lat, lng, res)).astype(np.uint64, copy=False)
+    out = np.empty(n, dtype=np.uint64)
+    bounds = np.linspace(0, n, workers + 1).astype(np.int64)
+
+    def run(i: int) -> None:
+        lo, hi = bounds[i], bounds[i + 1]
+        out[lo:hi] = np.asarray(_coordinates_to_cells(lat[lo:hi], lng[lo:hi], res))
+
+    list(_thread_pool().map(run, range(workers)))
     return out
 
 
@@ -97,6 +133,9 @@ def cell_to_parent(cells: npt.ArrayLike, res: int) -> CellArray:
     Cells already at ``res`` are returned unchanged; cells coarser than ``res`` raise.
     0 stays 0.
     """
+    if not 0 <= int(res) <= 15:
+        raise ValueError(f"H3 resolution must be in 0..15, got {res}")
+    res = int(res)
     c = _u64(cells)
     r = cells_resolution(c)
     live = c != 0
