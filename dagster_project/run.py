@@ -16,8 +16,8 @@ from pathlib import Path
 
 import dagster as dg
 
-from dagster_project.defs.automation.refresh import input_state
 from dagster_project.definitions import ALL_ASSETS, PROJECT_ROOT, resources_from_env
+from dagster_project.defs.automation.refresh import input_state
 from dagster_project.partitions import quarters
 from geodata.provenance import atomic_write_json
 

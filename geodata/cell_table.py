@@ -20,7 +20,7 @@ import numpy.typing as npt
 import pandas as pd
 
 from geodata.kernels.cells import cells_to_latlng, latlng_to_cells
-from geodata.kernels.coverage import sites_to_cells
+from geodata.kernels.coverage import best_rank_per_cell, sites_to_cells
 from geodata.kernels.groupby import group_by_cell
 from geodata.kernels.polygons import assign_cells_to_polygons
 from geodata.kernels.raster import raster_to_cells
@@ -143,10 +143,8 @@ def coverage_by_cell(
             covered = sample_raster_at_points(path, lat, lng) == 1
             parts_c.append(universe[covered])
             parts_r.append(np.full(int(covered.sum()), rank, np.int8))
-    allc = np.concatenate(parts_c)
-    allr = np.concatenate(parts_r).astype(np.float64)
-    ucells, agg = group_by_cell(allc, sums={}, means={}, maxes={"rank": allr})
-    return pd.DataFrame({"cell": ucells, "best_tech_rank": agg["rank"].astype(np.int8)})
+    ucells, best = best_rank_per_cell(np.concatenate(parts_c), np.concatenate(parts_r))
+    return pd.DataFrame({"cell": ucells, "best_tech_rank": best.astype(np.int8)})
 
 
 def build_cell_table(

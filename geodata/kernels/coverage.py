@@ -36,7 +36,7 @@ from geodata.kernels.cells import (
 )
 from geodata.technology import TECH_RANK
 
-__all__ = ["DEFAULT_RANGE_CAP_M", "EARTH_RADIUS_M", "sites_to_cells"]
+__all__ = ["DEFAULT_RANGE_CAP_M", "EARTH_RADIUS_M", "best_rank_per_cell", "sites_to_cells"]
 
 #: Mean earth radius used by the H3 library (``EARTH_RADIUS_KM`` in ``h3api.h``), in metres.
 EARTH_RADIUS_M = 6_371_007.180918475
@@ -129,7 +129,7 @@ def sites_to_cells(
         )
         found_cells.append(cells)
         found_ranks.append(ranks)
-    return _best_per_cell(np.concatenate(found_cells), np.concatenate(found_ranks))
+    return best_rank_per_cell(np.concatenate(found_cells), np.concatenate(found_ranks))
 
 
 def _sites(
@@ -250,7 +250,7 @@ def _cover(
     return np.asarray(uniq, dtype=np.uint64)[covered], best[covered]
 
 
-def _best_per_cell(
+def best_rank_per_cell(
     cells: CellArray, ranks: npt.NDArray[np.int8]
 ) -> tuple[CellArray, npt.NDArray[np.int8]]:
     """Sorted distinct cells with the maximum rank found for each."""

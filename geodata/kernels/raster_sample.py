@@ -54,7 +54,7 @@ def sample_raster_at_points(
             tr = Transformer.from_crs("EPSG:4326", src.crs, always_xy=True)
             x, y = tr.transform(lng_a, lat_a)
         inv = ~src.transform
-        col_f, row_f = inv * (np.asarray(x), np.asarray(y))
+        col_f, row_f = inv @ (np.asarray(x), np.asarray(y))
         with np.errstate(invalid="ignore"):
             row = np.floor(row_f).astype(np.int64)
             col = np.floor(col_f).astype(np.int64)

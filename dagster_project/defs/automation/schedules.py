@@ -1,7 +1,5 @@
 """Jobs, the nightly schedules (02:00 Asia/Ho_Chi_Minh) and the input-directory sensor."""
 
-from __future__ import annotations
-
 import json
 
 import dagster as dg

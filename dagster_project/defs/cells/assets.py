@@ -1,7 +1,5 @@
 """Facts on H3 cells: population, coverage and, per quarter, speeds and service classes."""
 
-from __future__ import annotations
-
 from typing import Any
 
 import dagster as dg
@@ -15,9 +13,11 @@ from dagster_project.resources import InputSource, OutputStore, PipelineSettings
 from geodata.cell_table import (
     build_cell_table,
     coverage_by_cell,
-    population_cells as population_cells_kernel,
     rollup_cell_table,
     speed_by_cell,
+)
+from geodata.cell_table import (
+    population_cells as population_cells_kernel,
 )
 from geodata.indicators.service import DEFAULT_THRESHOLDS, classify_cells
 from geodata.provenance import sha256_file

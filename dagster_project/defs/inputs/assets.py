@@ -1,7 +1,5 @@
 """Raw inputs per kind, validated: accepted rows flow on, bad rows go to quarantine files."""
 
-from __future__ import annotations
-
 from collections.abc import Callable
 from typing import Any
 

@@ -1,7 +1,5 @@
 """Gap maps (PNG in the UI, GeoJSON for download), trends across quarters, and the manifest."""
 
-from __future__ import annotations
-
 import dagster as dg
 import geopandas as gpd
 import pandas as pd

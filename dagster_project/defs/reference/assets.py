@@ -1,7 +1,5 @@
 """Reference boundaries of both province systems and the crosswalk between them."""
 
-from __future__ import annotations
-
 import dagster as dg
 import geopandas as gpd
 

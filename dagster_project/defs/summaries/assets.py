@@ -1,7 +1,5 @@
 """Province (both boundary versions), region and national summaries, and inequality."""
 
-from __future__ import annotations
-
 import dagster as dg
 import pandas as pd
 

@@ -1,0 +1,101 @@
+"""The whole asset graph materialised in-process on a one-province slice of the sample."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import dagster as dg
+import geopandas as gpd
+import pandas as pd
+import pytest
+
+from dagster_project.resources import DirectoryInputs
+from dagster_project.run import refresh
+from geodata.reference import province_codes
+
+
+@pytest.fixture(scope="module")
+def refreshed(sample_slice, tmp_path_factory):
+    root = tmp_path_factory.mktemp("slice") / "inputs"
+    shutil.copytree(sample_slice, root)
+    # a province sends a broken file and a file with one bad row: the rest goes on
+    (root / "adoption" / "broken_upload.csv").write_bytes("province_code;value\n".encode("utf-16"))
+    good = sorted((root / "adoption").glob("sample_*.csv"))[0]
+    lines = good.read_text(encoding="utf-8-sig").splitlines()
+    bad_row = lines[1].split(",")
+    bad_row[0] = "99"  # unknown province code
+    (root / "adoption" / "with_bad_row.csv").write_text(
+        "\n".join([lines[0], ",".join(bad_row)]) + "\n", encoding="utf-8"
+    )
+    out = tmp_path_factory.mktemp("slice") / "out"
+    from dagster_project.resources import OutputStore, PipelineSettings
+
+    resources = {
+        "inputs": DirectoryInputs(path=str(root)),
+        "outputs": OutputStore(path=str(out)),
+        "settings": PipelineSettings(rollup_resolutions=[6]),
+    }
+    with dg.instance_for_test() as instance:
+        state, steps = refresh(instance, resources)
+        again_state, again_steps = refresh(instance, resources, state)
+        yield {
+            "out": out,
+            "steps": steps,
+            "again": again_steps,
+            "instance_state": state,
+            "resources": resources,
+        }
+
+
+def test_every_step_ran_and_a_rerun_with_nothing_new_does_nothing(refreshed):
+    assert refreshed["steps"] == ["base", "2026Q2", "2026Q3", "trends"]
+    assert refreshed["again"] == []
+
+
+def test_population_conserved_for_both_boundary_versions(refreshed):
+    out = refreshed["out"]
+    cells = gpd.read_parquet(out / "cells" / "gap_cells_2026Q3_res8.parquet")
+    total = cells["population"].sum()
+    assert total > 0
+    for view in ("63", "34", "region", "nation"):
+        summary = pd.read_csv(out / "tables" / f"summary_{view}_2026Q3.csv", dtype={"code": str})
+        assert summary["population"].sum() == pytest.approx(total, rel=1e-4)
+    coarse = gpd.read_parquet(out / "cells" / "gap_cells_2026Q3_res6.parquet")
+    assert coarse["population"].sum() == pytest.approx(total, rel=1e-9)
+
+
+def test_both_boundary_versions_list_every_province(refreshed):
+    out = refreshed["out"]
+    for version in ("63", "34"):
+        summary = pd.read_csv(out / "tables" / f"summary_{version}_2026Q3.csv", dtype={"code": str})
+        assert sorted(summary["code"]) == sorted(province_codes(version))
+        doc = json.loads((out / "geojson" / f"provinces_{version}_2026Q3.geojson").read_text())
+        assert len(doc["features"]) == len(province_codes(version))
+        assert doc["provenance"]["sample"] is True
+        assert "crs" not in doc
+
+
+def test_bad_adoption_files_are_quarantined_not_fatal(refreshed):
+    q = pd.read_csv(refreshed["out"] / "quarantine" / "adoption_statistics.csv", dtype=str)
+    whole = q[q["_reason"].str.startswith("whole file rejected")]
+    assert whole["_file"].str.endswith("broken_upload.csv").tolist() == [True]
+    rows = q[q["_file"].str.endswith("with_bad_row.csv")]
+    assert rows["_row"].tolist() == ["1"] and rows["_column"].str.contains("province_code").all()
+
+
+def test_maps_trends_and_manifest_are_published(refreshed):
+    out = refreshed["out"]
+    for name in (
+        "unserved_share_34_2026Q3.png",
+        "unserved_share_63_2026Q3.png",
+        "service_class_cells_2026Q3.png",
+        "unserved_by_region.png",
+        "inequality_by_period.png",
+    ):
+        assert (out / "maps" / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    manifest = json.loads((out / "manifest.json").read_text())
+    listed = {f["path"] for f in manifest["files"]}
+    assert "geojson/provinces_34_2026Q3.geojson" in listed
+    assert manifest["sample"] is True
+    assert (out / "tables" / "change_34_2026Q2_to_2026Q3.csv").exists()
