@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import dagster as dg
 
-__all__ = ["quarantine_share_check", "conservation_check"]
+from geodata.inputs import quarter_start
+
+__all__ = ["quarantine_share_check", "conservation_check", "freshness_check"]
 
 
 def quarantine_share_check(
@@ -39,5 +43,30 @@ def conservation_check(
             "reference": ref_name,
             "max_relative_difference": float(worst),
             "tolerance": rel_tol,
+        },
+    )
+
+
+def freshness_check(check_name: str, quarters: list[str], max_age_days: int) -> dg.AssetCheckResult:
+    """Warns when the newest quarter of speed tiles ended more than ``max_age_days`` ago."""
+    if not quarters:
+        return dg.AssetCheckResult(
+            check_name=check_name,
+            passed=False,
+            severity=dg.AssetCheckSeverity.WARN,
+            metadata={"newest_quarter": "none"},
+        )
+    newest = quarters[-1]
+    year, q = int(newest[:4]), int(newest[-1])
+    end = quarter_start(f"{year + (q == 4)}Q{q % 4 + 1}")
+    age = (datetime.now(UTC) - datetime.fromisoformat(end).replace(tzinfo=UTC)).days
+    return dg.AssetCheckResult(
+        check_name=check_name,
+        passed=age <= max_age_days,
+        severity=dg.AssetCheckSeverity.WARN,
+        metadata={
+            "newest_quarter": newest,
+            "days_since_quarter_end": age,
+            "limit_days": max_age_days,
         },
     )

@@ -34,37 +34,42 @@ ACROSS_QUARTERS = ["gap_trends", "output_manifest"]
 STATE_FILE = ".refresh_state.json"
 
 
-def _materialize(instance: dg.DagsterInstance, resources: dict, selection: list[str], **kw) -> None:
+def _materialize(
+    instance: dg.DagsterInstance, resources: dict, selection: list[str], **kw
+) -> list[str]:
+    """Materialise ``selection``; returns the names of the checks that did not pass."""
     result = dg.materialize(
         ALL_ASSETS,
         selection=selection,
         instance=instance,
         resources=resources,
         raise_on_error=False,
+        run_config={"loggers": {"console": {"config": {"log_level": "INFO"}}}},
         **kw,
     )
-    failed_checks = (
-        [
-            e.asset_check_evaluation_data
-            for e in result.get_asset_check_evaluations()
-            if not e.passed
-        ]
-        if hasattr(result, "get_asset_check_evaluations")
-        else []
-    )
-    for check in failed_checks:
-        print(f"  check failed: {check.asset_key.to_user_string()} / {check.check_name}")
+    failed = []
+    for evaluation in result.get_asset_check_evaluations():
+        name = f"{evaluation.asset_key.to_user_string()} / {evaluation.check_name}"
+        print(f"  check {'passed' if evaluation.passed else 'FAILED'}: {name}")
+        if not evaluation.passed:
+            failed.append(name)
     if not result.success:
         raise SystemExit(f"run {result.run_id} failed; see the log above or `dagster dev`")
+    return failed
 
 
 def refresh(
-    instance: dg.DagsterInstance, resources: dict, previous: dict[str, str] | None = None
+    instance: dg.DagsterInstance,
+    resources: dict,
+    previous: dict[str, str] | None = None,
+    failed_checks: list[str] | None = None,
 ) -> tuple[dict[str, str], list[str]]:
     """Materialise what changed since ``previous`` (everything when None), in dependency order.
 
-    Returns the new input state and the list of steps run (empty when nothing changed).
+    Returns the new input state and the list of steps run (empty when nothing changed); the
+    names of checks that did not pass are appended to ``failed_checks`` when it is given.
     """
+    failed = failed_checks if failed_checks is not None else []
     inv = resources["inputs"].inventory()
     state = input_state(inv)
     previous = previous or {}
@@ -78,15 +83,15 @@ def refresh(
     base_changed = previous.get("base") != state["base"]
     if base_changed:
         print("materialising reference, inputs, population and coverage cells ...")
-        _materialize(instance, resources, UNPARTITIONED_INPUTS)
+        failed += _materialize(instance, resources, UNPARTITIONED_INPUTS)
         steps.append("base")
     for q in inv.quarters:
         if base_changed or previous.get(q) != state[q]:
             print(f"materialising quarter {q} ...")
-            _materialize(instance, resources, PER_QUARTER, partition_key=q)
+            failed += _materialize(instance, resources, PER_QUARTER, partition_key=q)
             steps.append(q)
     print("materialising trends and manifest ...")
-    _materialize(instance, resources, ACROSS_QUARTERS)
+    failed += _materialize(instance, resources, ACROSS_QUARTERS)
     steps.append("trends")
     return state, steps
 

@@ -30,28 +30,38 @@ OOKLA_ZOOM = 16
 _MAX_LAT = 85.05112877980659
 
 
+def _ascii(quadkeys: npt.ArrayLike) -> npt.NDArray[np.bytes_]:
+    """Quadkeys as fixed-width ASCII bytes (one C-level conversion; non-ASCII raises
+    ``UnicodeEncodeError``)."""
+    a = np.asarray(quadkeys)
+    if a.dtype.kind == "S":
+        return a.ravel()
+    if a.dtype.kind == "O":
+        a = a.astype(str)
+    return np.asarray(a.ravel(), dtype="S") if a.size else np.zeros(0, dtype="S1")
+
+
+def _digits(raw: npt.NDArray[np.bytes_]) -> tuple[npt.NDArray[np.uint8], npt.NDArray[np.int64]]:
+    """Digit matrix (NUL padding becomes 0) and the length of each key."""
+    width = max(raw.dtype.itemsize, 1)
+    lengths = np.strings.str_len(raw).astype(np.int64)
+    d = raw.view(np.uint8).reshape(-1, width) - np.uint8(ord("0"))
+    d[np.arange(width)[None, :] >= lengths[:, None]] = 0
+    return d, lengths
+
+
 def valid_quadkeys(quadkeys: npt.ArrayLike, zoom: int | None = OOKLA_ZOOM) -> npt.NDArray[np.bool_]:
     """True where a quadkey is a string of digits 0-3 (of length ``zoom`` unless None)."""
-    s = np.asarray(quadkeys, dtype=object).astype(str)
-    lengths = np.char.str_len(s)
+    raw = _ascii(quadkeys)
+    width = max(raw.dtype.itemsize, 1)
+    lengths = np.strings.str_len(raw)
     ok = lengths > 0
     if zoom is not None:
         ok &= lengths == zoom
-    width = int(lengths.max()) if s.size else 1
-    digits = _digit_matrix(s, max(width, 1))
-    in_range = ((digits >= 0) & (digits <= 3)) | (digits == _PAD)
-    # no padding allowed before the end of the string
-    pos = np.arange(digits.shape[1])
-    ok &= np.all(in_range | (pos[None, :] >= lengths[:, None]), axis=1)
+    d = raw.view(np.uint8).reshape(-1, width)
+    used = np.arange(width)[None, :] < lengths[:, None]
+    ok &= np.all(((d >= ord("0")) & (d <= ord("3"))) | ~used, axis=1)
     return ok
-
-
-_PAD = -48  # a NUL byte minus ord("0")
-
-
-def _digit_matrix(s: npt.NDArray[np.str_], width: int) -> npt.NDArray[np.int16]:
-    raw = np.asarray(s, dtype=f"S{width}")  # non-ASCII raises UnicodeEncodeError upstream
-    return raw.view(np.uint8).reshape(-1, width).astype(np.int16) - ord("0")
 
 
 def quadkey_to_tile(
@@ -59,21 +69,32 @@ def quadkey_to_tile(
 ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.int64]]:
     """Decode quadkeys to tile ``x, y, zoom`` (all int64 arrays).
 
-    Quadkeys must be valid (see :func:`valid_quadkeys`); mixed lengths are allowed.
+    Quadkeys must be valid (see :func:`valid_quadkeys`); mixed lengths are allowed. Bits are
+    gathered with ``np.packbits`` (zooms up to 32).
     """
-    s = np.asarray(quadkeys, dtype=object).astype(str)
-    if s.size == 0:
+    raw = _ascii(quadkeys)
+    if raw.size == 0:
         empty = np.zeros(0, dtype=np.int64)
         return empty, empty.copy(), empty.copy()
-    z = np.char.str_len(s).astype(np.int64)
-    width = int(z.max())
-    d = _digit_matrix(s, width).astype(np.int64)
-    d[d == _PAD] = 0
-    shifts = (z[:, None] - 1 - np.arange(width)[None, :]).clip(min=0)
-    used = np.arange(width)[None, :] < z[:, None]
-    x = ((d & 1) << shifts) * used
-    y = (((d >> 1) & 1) << shifts) * used
-    return x.sum(axis=1), y.sum(axis=1), z
+    d, z = _digits(raw)
+    width = d.shape[1]
+    if width > 32:
+        raise ValueError(f"quadkeys longer than 32 digits are not tiles (got {width})")
+    # right-align every key in 32 bit columns: key digit i of a key of length z goes to 32 - z + i
+    xbits = np.zeros((d.shape[0], 32), dtype=np.uint8)
+    ybits = np.zeros((d.shape[0], 32), dtype=np.uint8)
+    if (z == width).all():  # the usual case: one zoom (16 for Ookla)
+        xbits[:, 32 - width :] = d & 1
+        ybits[:, 32 - width :] = d >> 1
+    else:
+        cols = 32 - z[:, None] + np.arange(width)[None, :]
+        used = np.arange(width)[None, :] < z[:, None]
+        rows = np.broadcast_to(np.arange(d.shape[0])[:, None], d.shape)
+        xbits[rows[used], cols[used]] = d[used] & 1
+        ybits[rows[used], cols[used]] = d[used] >> 1
+    x = np.packbits(xbits, axis=1).view(">u4").ravel().astype(np.int64)
+    y = np.packbits(ybits, axis=1).view(">u4").ravel().astype(np.int64)
+    return x, y, z
 
 
 def tile_to_quadkey(

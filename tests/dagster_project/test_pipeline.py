@@ -37,10 +37,12 @@ def refreshed(sample_slice, tmp_path_factory):
         "settings": PipelineSettings(rollup_resolutions=[6]),
     }
     with dg.instance_for_test() as instance:
-        state, steps = refresh(instance, resources)
+        failed: list[str] = []
+        state, steps = refresh(instance, resources, failed_checks=failed)
         again_state, again_steps = refresh(instance, resources, state)
         yield {
             "out": out,
+            "failed_checks": failed,
             "steps": steps,
             "again": again_steps,
             "instance_state": state,
@@ -99,3 +101,10 @@ def test_maps_trends_and_manifest_are_published(refreshed):
     assert "geojson/provinces_34_2026Q3.geojson" in listed
     assert manifest["sample"] is True
     assert (out / "tables" / "change_34_2026Q2_to_2026Q3.csv").exists()
+
+
+def test_asset_checks_flag_the_injected_bad_rows_and_pass_otherwise(refreshed):
+    # 1 bad row among ~11 adoption rows of a one-province slice is over the 5% limit: the UI
+    # shows it as a failed check. Freshness is a warning that depends on today's date.
+    failed = [c for c in refreshed["failed_checks"] if "inputs_fresh" not in c]
+    assert failed == ["adoption_statistics / quarantine_share"]

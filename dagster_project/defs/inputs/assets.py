@@ -6,9 +6,10 @@ from typing import Any
 import dagster as dg
 import pandas as pd
 
+from dagster_project.checks import freshness_check, quarantine_share_check
 from dagster_project.metadata import provenance_metadata
 from dagster_project.partitions import quarters
-from dagster_project.resources import InputSource, OutputStore
+from dagster_project.resources import InputSource, OutputStore, PipelineSettings
 from geodata.readers.adoption import read_adoption
 from geodata.readers.ookla import read_speed_tiles
 from geodata.readers.opencellid import read_cell_sites
@@ -48,15 +49,28 @@ def _read_and_quarantine(
     return result, meta
 
 
-@dg.asset(group_name="inputs", partitions_def=quarters, kinds={"parquet"})
+@dg.asset(
+    group_name="inputs",
+    partitions_def=quarters,
+    kinds={"parquet"},
+    check_specs=[
+        dg.AssetCheckSpec("quarantine_share_fixed", asset="speed_tiles"),
+        dg.AssetCheckSpec("quarantine_share_mobile", asset="speed_tiles"),
+        dg.AssetCheckSpec("inputs_fresh", asset="speed_tiles"),
+    ],
+)
 def speed_tiles(
-    context: dg.AssetExecutionContext, inputs: InputSource, outputs: OutputStore
-) -> dg.Output[dict[str, pd.DataFrame]]:
+    context: dg.AssetExecutionContext,
+    inputs: InputSource,
+    outputs: OutputStore,
+    settings: PipelineSettings,
+):
     """Ookla-layout fixed and mobile speed tiles of one quarter, validated (z16 quadkeys decoded)."""
     inv = inputs.inventory()
     quarter = context.partition_key
     out: dict[str, pd.DataFrame] = {}
     meta: dict[str, Any] = provenance_metadata(inv, quarter=quarter)
+    checks = []
     for kind in ("fixed", "mobile"):
         files = [f for f in inv.speed_files(quarter) if f.speed_type == kind]
         result, m = _read_and_quarantine(
@@ -64,13 +78,30 @@ def speed_tiles(
         )
         out[kind] = result.accepted
         meta.update({f"{kind}_{k}": v for k, v in m.items()})
-    return dg.Output(out, metadata=meta)
+        checks.append(
+            quarantine_share_check(
+                f"quarantine_share_{kind}",
+                result.n_read,
+                result.n_quarantined,
+                settings.max_quarantine_share,
+            )
+        )
+    yield dg.Output(out, metadata=meta)
+    yield from checks
+    yield freshness_check("inputs_fresh", inv.quarters, settings.max_input_age_days)
 
 
-@dg.asset(group_name="inputs", kinds={"csv"})
+@dg.asset(
+    group_name="inputs",
+    kinds={"csv"},
+    check_specs=[dg.AssetCheckSpec("quarantine_share", asset="cell_sites")],
+)
 def cell_sites(
-    context: dg.AssetExecutionContext, inputs: InputSource, outputs: OutputStore
-) -> dg.Output[pd.DataFrame]:
+    context: dg.AssetExecutionContext,
+    inputs: InputSource,
+    outputs: OutputStore,
+    settings: PipelineSettings,
+):
     """OpenCelliD/MLS-layout cell sites (MCC 452), validated; technology ranked 2G..5G."""
     inv = inputs.inventory()
     result, meta = _read_and_quarantine(
@@ -80,7 +111,10 @@ def cell_sites(
         meta["sites_by_tech"] = dg.MetadataValue.json(
             result.accepted["tech"].value_counts().sort_index().to_dict()
         )
-    return dg.Output(result.accepted, metadata=provenance_metadata(inv, **meta))
+    yield dg.Output(result.accepted, metadata=provenance_metadata(inv, **meta))
+    yield quarantine_share_check(
+        "quarantine_share", result.n_read, result.n_quarantined, settings.max_quarantine_share
+    )
 
 
 @dg.asset(group_name="inputs", kinds={"geotiff"})
@@ -130,10 +164,17 @@ def _technology_of(name: str, info: Any) -> str | None:
     return None
 
 
-@dg.asset(group_name="inputs", kinds={"csv"})
+@dg.asset(
+    group_name="inputs",
+    kinds={"csv"},
+    check_specs=[dg.AssetCheckSpec("quarantine_share", asset="adoption_statistics")],
+)
 def adoption_statistics(
-    context: dg.AssetExecutionContext, inputs: InputSource, outputs: OutputStore
-) -> dg.Output[pd.DataFrame]:
+    context: dg.AssetExecutionContext,
+    inputs: InputSource,
+    outputs: OutputStore,
+    settings: PipelineSettings,
+):
     """Per-province adoption tables (long format), codes of either system, validated."""
     inv = inputs.inventory()
     result, meta = _read_and_quarantine(
@@ -143,4 +184,7 @@ def adoption_statistics(
         meta["indicators"] = dg.MetadataValue.json(
             result.accepted.groupby("indicator").size().to_dict()
         )
-    return dg.Output(result.accepted, metadata=provenance_metadata(inv, **meta))
+    yield dg.Output(result.accepted, metadata=provenance_metadata(inv, **meta))
+    yield quarantine_share_check(
+        "quarantine_share", result.n_read, result.n_quarantined, settings.max_quarantine_share
+    )
