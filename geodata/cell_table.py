@@ -19,8 +19,10 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from geodata.indicators.adoption import latest_adoption
 from geodata.kernels.cells import cells_to_latlng, latlng_to_cells
 from geodata.kernels.coverage import best_rank_per_cell, sites_to_cells
+from geodata.kernels.disaggregate import disaggregate_by_population
 from geodata.kernels.groupby import group_by_cell
 from geodata.kernels.polygons import assign_cells_to_polygons
 from geodata.kernels.raster import raster_to_cells
@@ -36,7 +38,12 @@ __all__ = [
     "coverage_by_cell",
     "build_cell_table",
     "rollup_cell_table",
+    "adoption_by_cell",
 ]
+
+#: Units whose values are counts (split by population share); every other unit is a rate or
+#: an index and is given to each cell unchanged.
+COUNT_UNITS = frozenset({"count", "persons", "people", "households", "subscriptions"})
 
 SPEED_COLUMNS = ("d_mbps", "u_mbps", "lat_ms", "tests", "devices")
 
@@ -203,3 +210,33 @@ def rollup_cell_table(table: pd.DataFrame, res: int) -> pd.DataFrame:
     out.pop("count", None)
     out.pop("weight", None)
     return pd.DataFrame({"cell": cells, **out})
+
+
+def adoption_by_cell(table: pd.DataFrame, adoption: pd.DataFrame, as_of: str) -> pd.DataFrame:
+    """Province adoption statistics on cells: ``adoption_<indicator>`` columns, one per indicator.
+
+    Each indicator's latest value on or before ``as_of`` is taken in the boundary version it was
+    reported in (34 preferred, else 63) and disaggregated with the cells' province codes: rates
+    and indices are given to every cell of the province, counts are split by population share.
+    """
+    out = pd.DataFrame(index=table.index)
+    if adoption.empty:
+        return out
+    units = adoption.groupby("indicator")["unit"].first().astype(str).str.lower()
+    pop = table["population"].to_numpy(np.float64)
+    for version in ("63", "34"):  # 34 last, so it wins where both report an indicator
+        wide = latest_adoption(adoption, version, as_of)
+        codes = table[f"code_{version}"].astype(str).to_numpy()
+        for indicator in [c for c in wide.columns if c != "code" and not c.endswith("__period")]:
+            have = wide[indicator].notna().to_numpy()
+            kind = "count" if units.get(indicator, "") in COUNT_UNITS else "rate"
+            values, _ = disaggregate_by_population(
+                codes,
+                pop,
+                wide.loc[have, "code"].astype(str).to_numpy(),
+                pd.to_numeric(wide.loc[have, indicator]).to_numpy(np.float64),
+                kind,
+            )
+            col = f"adoption_{indicator}"
+            out[col] = values if col not in out else np.where(np.isnan(values), out[col], values)
+    return out

@@ -11,6 +11,7 @@ from dagster_project.metadata import provenance_metadata
 from dagster_project.partitions import quarters
 from dagster_project.resources import InputSource, OutputStore, PipelineSettings
 from geodata.cell_table import (
+    adoption_by_cell,
     build_cell_table,
     coverage_by_cell,
     rollup_cell_table,
@@ -20,6 +21,7 @@ from geodata.cell_table import (
     population_cells as population_cells_kernel,
 )
 from geodata.indicators.service import DEFAULT_THRESHOLDS, classify_cells
+from geodata.inputs import quarter_start
 from geodata.provenance import sha256_file
 from geodata.publish import cells_geodataframe, provenance_record
 from geodata.writers import write_geoparquet
@@ -113,9 +115,11 @@ def gap_cells(
     population_cells: pd.DataFrame,
     coverage_cells: pd.DataFrame,
     speed_tiles: dict[str, pd.DataFrame],
+    adoption_statistics: pd.DataFrame,
 ):
     """Per-cell gap table of one quarter: population, tests-weighted fixed and mobile speeds, best
-    technology and service class (served / underserved / unserved / no data), written as GeoParquet
+    technology, service class (served / underserved / unserved / no data) and the province adoption
+    statistics disaggregated to cells (rates as-is, counts by population share), written as GeoParquet
     at the base resolution and rolled up to coarser ones."""
     inv = inputs.inventory()
     quarter = context.partition_key
@@ -124,6 +128,7 @@ def gap_cells(
     mobile = speed_by_cell(speed_tiles["mobile"], res, "mobile")
     table = build_cell_table(population_cells, fixed, mobile, coverage_cells, province_boundaries)
     table = classify_cells(table, DEFAULT_THRESHOLDS)
+    table = table.join(adoption_by_cell(table, adoption_statistics, quarter_start(quarter)))
     context.log.info(f"{quarter}: {len(table):,} cells classified")
     prov = provenance_record(inv, quarter=quarter, h3_resolution=res, thresholds=DEFAULT_THRESHOLDS)
     written = {}

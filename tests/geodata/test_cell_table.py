@@ -1,0 +1,69 @@
+"""Joining kernels' outputs into the per-cell table; adoption statistics on cells."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from geodata.cell_table import adoption_by_cell, coverage_by_cell, speed_by_cell
+from geodata.kernels.cells import latlng_to_cells
+from geodata.readers.adoption import read_adoption
+
+
+def _adoption(tmp_path):
+    path = tmp_path / "adoption.csv"
+    path.write_text(
+        "province_code,province_name,period,indicator,value,unit,source\n"
+        "04,Cao Bằng,2026Q2,household_internet_share,40,%,test\n"
+        "04,Cao Bằng,2026Q3,household_internet_share,45,%,test\n"
+        "04,Cao Bằng,2026Q3,fixed_subscriptions,1000,subscriptions,test\n"
+        "04,Cao Bằng,2022,dti_rank,60,rank,test\n",
+        encoding="utf-8",
+    )
+    result = read_adoption(path)
+    assert result.n_quarantined == 0
+    return result.accepted
+
+
+def test_adoption_rates_as_is_counts_by_population_share(tmp_path):
+    table = pd.DataFrame(
+        {
+            "population": [100.0, 300.0, 50.0],
+            "code_63": ["04", "04", "01"],
+            "code_34": ["04", "04", "01"],
+        }
+    )
+    cells = adoption_by_cell(table, _adoption(tmp_path), "2026-07-01")
+    assert cells["adoption_household_internet_share"].tolist()[:2] == [45.0, 45.0]
+    assert np.isnan(cells["adoption_household_internet_share"].iloc[2])
+    assert cells["adoption_fixed_subscriptions"].tolist()[:2] == pytest.approx([250.0, 750.0])
+    assert cells["adoption_dti_rank"].tolist()[:2] == [60.0, 60.0]  # 2022, 63-code system
+    earlier = adoption_by_cell(table, _adoption(tmp_path), "2026-04-01")
+    assert earlier["adoption_household_internet_share"].iloc[0] == 40.0
+
+
+def test_speed_by_cell_weights_by_tests():
+    tiles = pd.DataFrame(
+        {
+            "lat": [21.0285, 21.0285],
+            "lng": [105.8542, 105.8542],
+            "avg_d_kbps": [100_000, 10_000],
+            "avg_u_kbps": [20_000, 2_000],
+            "avg_lat_ms": [10, 30],
+            "tests": [3, 1],
+            "devices": [2, 1],
+        }
+    )
+    out = speed_by_cell(tiles, 8, "fixed")
+    assert len(out) == 1
+    assert out["fixed_d_mbps"].iloc[0] == pytest.approx((3 * 100 + 10) / 4)
+    assert out["fixed_tests"].iloc[0] == 4
+
+
+def test_coverage_without_inputs_is_unknown_not_none():
+    universe = latlng_to_cells(np.array([21.0, 10.8]), np.array([105.8, 106.7]), 8)
+    cov = coverage_by_cell(universe, 8)
+    assert (cov["best_tech_rank"] == -1).all()
+    sites = pd.DataFrame({"lat": [21.0], "lon": [105.8], "range": [500.0], "tech_rank": [3]})
+    cov = coverage_by_cell(universe, 8, sites=sites)
+    ranks = dict(zip(cov["cell"], cov["best_tech_rank"], strict=True))
+    assert ranks[universe[0]] == 3 and ranks[universe[1]] == 0
