@@ -46,7 +46,8 @@ def _digits(raw: npt.NDArray[np.bytes_]) -> tuple[npt.NDArray[np.uint8], npt.NDA
     width = max(raw.dtype.itemsize, 1)
     lengths = np.strings.str_len(raw).astype(np.int64)
     d = raw.view(np.uint8).reshape(-1, width) - np.uint8(ord("0"))
-    d[np.arange(width)[None, :] >= lengths[:, None]] = 0
+    if not (lengths == width).all():
+        d[np.arange(width)[None, :] >= lengths[:, None]] = 0
     return d, lengths
 
 

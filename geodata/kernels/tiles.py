@@ -44,10 +44,11 @@ def tiles_to_cells(quadkeys: npt.ArrayLike, res: int) -> CellArray:
     keys = np.asarray(quadkeys, dtype=object).ravel()
     if keys.size == 0:
         return np.zeros(0, dtype=np.uint64)
-    text = keys.astype(str)
     try:
+        text = np.asarray(keys, dtype="S")  # one C-level conversion to ASCII bytes
         ok = valid_quadkeys(text, zoom=None)
-    except UnicodeEncodeError:  # some key holds a non-ASCII character: check the others
+    except (UnicodeEncodeError, TypeError, ValueError):
+        text = keys.astype(str)  # some key holds a non-ASCII character: check the others
         ascii_ = np.strings.str_len(np.strings.encode(text, "utf-8")) == np.strings.str_len(text)
         ok = np.zeros(keys.size, dtype=bool)
         ok[ascii_] = valid_quadkeys(text[ascii_], zoom=None)
