@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test bench serve lint clean sample
+.PHONY: run test bench ui lint clean sample
 
 $(STAMP): pyproject.toml
 	@command -v $(PYTHON) >/dev/null || { echo "need $(PYTHON) on PATH (or: make PYTHON=python3 ...)"; exit 1; }
@@ -24,6 +24,11 @@ test: $(STAMP)
 ## bench: kernel benchmarks with ratios against the fastest library measured in the same run
 bench: $(STAMP)
 	$(PY) -m bench
+
+## ui: the Dagster UI on the same instance `make run` used (graph, checks, schedules, maps)
+ui: $(STAMP)
+	mkdir -p .dagster_home && touch .dagster_home/dagster.yaml
+	DAGSTER_HOME=$(CURDIR)/.dagster_home $(VENV)/bin/dagster dev -w workspace.yaml
 
 ## sample: (re)generate the synthetic sample input directory
 sample: $(STAMP)

@@ -98,7 +98,9 @@ def refresh(
 
 def main() -> int:
     os.environ.setdefault("DAGSTER_HOME", str(PROJECT_ROOT / ".dagster_home"))
-    Path(os.environ["DAGSTER_HOME"]).mkdir(parents=True, exist_ok=True)
+    home = Path(os.environ["DAGSTER_HOME"])
+    home.mkdir(parents=True, exist_ok=True)
+    (home / "dagster.yaml").touch()  # defaults: runs, events and storage under DAGSTER_HOME
     resources = resources_from_env()
     t0 = time.perf_counter()
     inv = resources["inputs"].inventory()
@@ -123,8 +125,7 @@ def main() -> int:
             print(f"  {folder}/  ({sum(1 for _ in folder.iterdir())} files)")
     print(f"  {out_root / 'manifest.json'}")
     print(
-        "Browse the graph, checks and maps: "
-        f"DAGSTER_HOME={os.environ['DAGSTER_HOME']} .venv/bin/dagster dev -w workspace.yaml"
+        "Browse the graph, checks, schedules and maps: make ui  (dagster dev on http://127.0.0.1:3000)"
     )
     return 0
 
