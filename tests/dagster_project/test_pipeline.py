@@ -10,6 +10,11 @@ import geopandas as gpd
 import pandas as pd
 import pytest
 
+from dagster_project.defs.automation.schedules import (
+    input_files_sensor,
+    nightly_refresh,
+    nightly_speed_tiles_refresh,
+)
 from dagster_project.resources import DirectoryInputs
 from dagster_project.run import refresh
 from geodata.reference import province_codes
@@ -40,9 +45,16 @@ def refreshed(sample_slice, tmp_path_factory):
         failed: list[str] = []
         state, steps = refresh(instance, resources, failed_checks=failed)
         again_state, again_steps = refresh(instance, resources, state)
+        # the daemon's first look after a command-line refresh: nothing to launch
+        with dg.build_sensor_context(instance=instance, resources=resources) as ctx:
+            sensor_after = input_files_sensor(ctx)
+        with dg.build_schedule_context(instance=instance, resources=resources) as ctx:
+            nightly_after = [nightly_refresh(ctx), nightly_speed_tiles_refresh(ctx)]
         yield {
             "out": out,
             "failed_checks": failed,
+            "sensor_after": sensor_after,
+            "nightly_after": nightly_after,
             "steps": steps,
             "again": again_steps,
             "instance_state": state,
@@ -53,6 +65,11 @@ def refreshed(sample_slice, tmp_path_factory):
 def test_every_step_ran_and_a_rerun_with_nothing_new_does_nothing(refreshed):
     assert refreshed["steps"] == ["base", "2026Q2", "2026Q3", "trends"]
     assert refreshed["again"] == []
+
+
+def test_sensor_and_schedules_launch_nothing_after_a_refresh(refreshed):
+    assert not refreshed["sensor_after"].run_requests
+    assert all(isinstance(r, dg.SkipReason) for r in refreshed["nightly_after"])
 
 
 def test_population_conserved_for_both_boundary_versions(refreshed):

@@ -35,10 +35,18 @@ def problems(draw: st.DrawFn):  # type: ignore[no-untyped-def]
     n = draw(st.integers(0, 40))
     cell_codes = st.sampled_from(["01", "02", "04", "79", "96", "XX"])
     cell_group = draw(st.lists(cell_codes, min_size=n, max_size=n))
-    pop = draw(st.lists(st.one_of(st.just(0.0), st.floats(0.0, 1e5, allow_subnormal=False)), min_size=n, max_size=n))
+    pop = draw(
+        st.lists(
+            st.one_of(st.just(0.0), st.floats(0.0, 1e5, allow_subnormal=False)),
+            min_size=n,
+            max_size=n,
+        )
+    )
     values = draw(
         st.lists(
-            st.floats(0.0, 1e7, allow_subnormal=False) | st.just(float("nan")), min_size=len(codes), max_size=len(codes)
+            st.floats(0.0, 1e7, allow_subnormal=False) | st.just(float("nan")),
+            min_size=len(codes),
+            max_size=len(codes),
         )
     )
     return cell_group, pop, codes, values

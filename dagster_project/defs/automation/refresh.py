@@ -11,7 +11,15 @@ import dagster as dg
 
 from geodata.inputs import InputInventory
 
-__all__ = ["BASE_KINDS", "ROOT_ASSETS", "input_state", "base_request", "quarter_requests"]
+__all__ = [
+    "BASE_KINDS",
+    "ROOT_ASSETS",
+    "FINGERPRINT_KEY",
+    "input_state",
+    "materialized_state",
+    "base_request",
+    "quarter_requests",
+]
 
 #: Input kinds that feed the unpartitioned root assets.
 BASE_KINDS = ("cell_sites", "coverage", "population", "adoption")
@@ -23,6 +31,9 @@ ROOT_ASSETS = (
     "coverage_rasters",
     "adoption_statistics",
 )
+
+#: Metadata key under which input assets record the fingerprint of the files they read.
+FINGERPRINT_KEY = "input_fingerprint"
 
 
 def input_state(inv: InputInventory) -> dict[str, str]:
@@ -43,3 +54,26 @@ def quarter_requests(state: dict[str, str], only: set[str] | None = None) -> lis
         for q, fp in sorted(state.items())
         if q != "base" and (only is None or q in only)
     ]
+
+
+def _fingerprint_of(record: object) -> str | None:
+    mat = getattr(record, "asset_materialization", None)
+    value = mat.metadata.get(FINGERPRINT_KEY) if mat is not None else None
+    return getattr(value, "value", None)
+
+
+def materialized_state(instance: dg.DagsterInstance, quarters: list[str]) -> dict[str, str]:
+    """The fingerprints recorded by the last materialisations (whoever launched them: the
+    schedule, the sensor or ``make run``), in the shape of :func:`input_state`."""
+    state: dict[str, str] = {}
+    event = instance.get_latest_materialization_event(dg.AssetKey("population_cells"))
+    if fp := _fingerprint_of(event):
+        state["base"] = fp
+    for quarter in quarters:
+        records = instance.fetch_materializations(
+            dg.AssetRecordsFilter(asset_key=dg.AssetKey("speed_tiles"), asset_partitions=[quarter]),
+            limit=1,
+        ).records
+        if records and (fp := _fingerprint_of(records[0])):
+            state[quarter] = fp
+    return state

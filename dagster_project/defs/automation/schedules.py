@@ -8,6 +8,7 @@ from dagster_project.defs.automation.refresh import (
     ROOT_ASSETS,
     base_request,
     input_state,
+    materialized_state,
     quarter_requests,
 )
 from dagster_project.partitions import quarters
@@ -47,6 +48,8 @@ def _add_new_quarters(instance: dg.DagsterInstance, state: dict[str, str]) -> li
 )
 def nightly_refresh(context: dg.ScheduleEvaluationContext, inputs: InputSource):
     state = input_state(inputs.inventory())
+    if materialized_state(context.instance, []).get("base") == state["base"]:
+        return dg.SkipReason("base inputs unchanged since their last materialisation")
     return [base_request(state)]
 
 
@@ -60,7 +63,13 @@ def nightly_refresh(context: dg.ScheduleEvaluationContext, inputs: InputSource):
 def nightly_speed_tiles_refresh(context: dg.ScheduleEvaluationContext, inputs: InputSource):
     state = input_state(inputs.inventory())
     _add_new_quarters(context.instance, state)
-    return quarter_requests(state)
+    done = materialized_state(context.instance, [q for q in state if q != "base"])
+    requests = quarter_requests(
+        state, only={q for q in state if q != "base" and done.get(q) != state[q]}
+    )
+    return requests or dg.SkipReason(
+        "no quarter's speed tiles changed since their last materialisation"
+    )
 
 
 @dg.sensor(
@@ -71,10 +80,16 @@ def nightly_speed_tiles_refresh(context: dg.ScheduleEvaluationContext, inputs: I
 )
 def input_files_sensor(context: dg.SensorEvaluationContext, inputs: InputSource):
     state = input_state(inputs.inventory())
-    previous: dict[str, str] = json.loads(context.cursor) if context.cursor else {}
+    previous: dict[str, str] = (
+        json.loads(context.cursor)
+        if context.cursor
+        else materialized_state(context.instance, [q for q in state if q != "base"])
+    )
     changed = {k for k, v in state.items() if previous.get(k) != v}
     if not changed:
-        return dg.SkipReason("no new or changed input files")
+        return dg.SensorResult(
+            skip_reason="no new or changed input files", cursor=json.dumps(state, sort_keys=True)
+        )
     requests = []
     if "base" in changed:
         requests.append(base_request(state).with_replaced_attrs(job_name=refresh_inputs_job.name))

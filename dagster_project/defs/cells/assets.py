@@ -7,6 +7,7 @@ import geopandas as gpd
 import pandas as pd
 
 from dagster_project.checks import conservation_check
+from dagster_project.defs.automation.refresh import BASE_KINDS, FINGERPRINT_KEY
 from dagster_project.metadata import provenance_metadata
 from dagster_project.partitions import quarters
 from dagster_project.resources import InputSource, OutputStore, PipelineSettings
@@ -53,6 +54,7 @@ def population_cells(
             inv,
             population_raster=dg.MetadataValue.path(str(path)),
             population_raster_sha256=sha256_file(path),
+            **{FINGERPRINT_KEY: inv.fingerprint(BASE_KINDS)},
             h3_resolution=settings.h3_resolution,
             raster_total=stats["raster_total"],
             cells_total=stats["cells_total"],

@@ -7,6 +7,7 @@ import dagster as dg
 import pandas as pd
 
 from dagster_project.checks import freshness_check, quarantine_share_check
+from dagster_project.defs.automation.refresh import FINGERPRINT_KEY
 from dagster_project.metadata import provenance_metadata
 from dagster_project.partitions import quarters
 from dagster_project.resources import InputSource, OutputStore, PipelineSettings
@@ -69,7 +70,9 @@ def speed_tiles(
     inv = inputs.inventory()
     quarter = context.partition_key
     out: dict[str, pd.DataFrame] = {}
-    meta: dict[str, Any] = provenance_metadata(inv, quarter=quarter)
+    meta: dict[str, Any] = provenance_metadata(
+        inv, quarter=quarter, **{FINGERPRINT_KEY: inv.fingerprint((), quarter=quarter)}
+    )
     checks = []
     for kind in ("fixed", "mobile"):
         files = [f for f in inv.speed_files(quarter) if f.speed_type == kind]
