@@ -11,6 +11,7 @@ from dagster_project.defs.automation.refresh import FINGERPRINT_KEY
 from dagster_project.metadata import provenance_metadata
 from dagster_project.partitions import quarters
 from dagster_project.resources import InputSource, OutputStore, PipelineSettings
+from geodata.inputs import InputKind
 from geodata.readers.adoption import read_adoption
 from geodata.readers.ookla import read_speed_tiles
 from geodata.readers.opencellid import read_cell_sites
@@ -48,6 +49,27 @@ def _read_and_quarantine(
             table[["_file", "_row", "_column", "_reason"]].head(10).to_markdown(index=False)
         )
     return result, meta
+
+
+def _validated_table(
+    context: dg.AssetExecutionContext,
+    inputs: InputSource,
+    outputs: OutputStore,
+    settings: PipelineSettings,
+    reader: Callable[..., ReadResult],
+    kind: InputKind,
+    summary: Callable[[pd.DataFrame], dict[str, Any]],
+    name: str | None = None,
+):
+    """Body of an unpartitioned input asset: read every file of ``kind``, quarantine, check."""
+    inv = inputs.inventory()
+    result, meta = _read_and_quarantine(context, reader, inv.of_kind(kind), outputs, name or kind)
+    if not result.accepted.empty:
+        meta.update({k: dg.MetadataValue.json(v) for k, v in summary(result.accepted).items()})
+    yield dg.Output(result.accepted, metadata=provenance_metadata(inv, **meta))
+    yield quarantine_share_check(
+        "quarantine_share", result.n_read, result.n_quarantined, settings.max_quarantine_share
+    )
 
 
 @dg.asset(
@@ -106,17 +128,14 @@ def cell_sites(
     settings: PipelineSettings,
 ):
     """OpenCelliD/MLS-layout cell sites (MCC 452), validated; technology ranked 2G..5G."""
-    inv = inputs.inventory()
-    result, meta = _read_and_quarantine(
-        context, read_cell_sites, inv.of_kind("cell_sites"), outputs, "cell_sites"
-    )
-    if not result.accepted.empty:
-        meta["sites_by_tech"] = dg.MetadataValue.json(
-            result.accepted["tech"].value_counts().sort_index().to_dict()
-        )
-    yield dg.Output(result.accepted, metadata=provenance_metadata(inv, **meta))
-    yield quarantine_share_check(
-        "quarantine_share", result.n_read, result.n_quarantined, settings.max_quarantine_share
+    yield from _validated_table(
+        context,
+        inputs,
+        outputs,
+        settings,
+        read_cell_sites,
+        "cell_sites",
+        lambda df: {"sites_by_tech": df["tech"].value_counts().sort_index().to_dict()},
     )
 
 
@@ -179,15 +198,13 @@ def adoption_statistics(
     settings: PipelineSettings,
 ):
     """Per-province adoption tables (long format), codes of either system, validated."""
-    inv = inputs.inventory()
-    result, meta = _read_and_quarantine(
-        context, read_adoption, inv.of_kind("adoption"), outputs, "adoption_statistics"
-    )
-    if not result.accepted.empty:
-        meta["indicators"] = dg.MetadataValue.json(
-            result.accepted.groupby("indicator").size().to_dict()
-        )
-    yield dg.Output(result.accepted, metadata=provenance_metadata(inv, **meta))
-    yield quarantine_share_check(
-        "quarantine_share", result.n_read, result.n_quarantined, settings.max_quarantine_share
+    yield from _validated_table(
+        context,
+        inputs,
+        outputs,
+        settings,
+        read_adoption,
+        "adoption",
+        lambda df: {"indicators": df.groupby("indicator").size().to_dict()},
+        name="adoption_statistics",
     )

@@ -8,10 +8,11 @@ from dagster_project.metadata import provenance_metadata, table_md
 from dagster_project.partitions import quarters
 from dagster_project.resources import InputSource, OutputStore
 from geodata.indicators.adoption import latest_adoption
+from geodata.indicators.official_population import PLAUSIBLE_RATIO, population_vs_official
 from geodata.indicators.service import DEFAULT_THRESHOLDS
 from geodata.indicators.summaries import inequality_table, summarise
 from geodata.inputs import quarter_start
-from geodata.reference import BOUNDARY_VERSIONS, province_codes
+from geodata.reference import BOUNDARY_VERSIONS, population_raster_path, province_codes
 from geodata.writers import write_csv
 
 _VIEWS = ("63", "34", "region", "nation")
@@ -25,6 +26,12 @@ _VIEWS = ("63", "34", "region", "nation")
     check_specs=[
         dg.AssetCheckSpec("every_province_present", asset="province_summaries"),
         dg.AssetCheckSpec("population_conserved_cells_to_provinces", asset="province_summaries"),
+        dg.AssetCheckSpec(
+            "population_vs_resolution_202",
+            asset="province_summaries",
+            description="Modelled (WorldPop) vs Resolution 202/2025 population per province: "
+            "reported, never rescaled; warns only on implausible ratios.",
+        ),
     ],
 )
 def province_summaries(
@@ -75,6 +82,21 @@ def province_summaries(
         {
             "cells": float(gap_cells["population"].sum()),
             **{f"sum_{v}": float(out[v]["population"].sum()) for v in _VIEWS},
+        },
+    )
+    comparison = population_vs_official(out["34"])
+    national = inputs.inventory().population_path() == population_raster_path()
+    yield dg.AssetCheckResult(
+        check_name="population_vs_resolution_202",
+        # judged only on the national grid: a clipped or regional raster covers part of Vietnam
+        passed=bool(comparison["plausible"].all()) if national else True,
+        severity=dg.AssetCheckSeverity.WARN,
+        metadata={
+            "judged": national,
+            "model_total": float(comparison["population_model"].sum()),
+            "res202_total": float(comparison["population_res202"].sum()),
+            "plausible_ratio": dg.MetadataValue.json(list(PLAUSIBLE_RATIO)),
+            "by_province": table_md(comparison, max_rows=34),
         },
     )
 
