@@ -41,7 +41,8 @@ def _title(text: str, sample: bool) -> str:
 
 
 def _finish(fig: plt.Figure, source: str) -> bytes:
-    fig.text(0.01, 0.005, source, fontsize=6, color="#444444", ha="left", va="bottom", wrap=True)
+    # below the axes (and their labels); bbox_inches="tight" grows the image to hold it
+    fig.text(0.01, -0.02, source, fontsize=6, color="#444444", ha="left", va="top", wrap=True)
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=110, bbox_inches="tight")
     plt.close(fig)
@@ -135,11 +136,11 @@ def unserved_by_region_chart_png(
 def inequality_chart_png(table: pd.DataFrame, *, sample: bool, source: str = "") -> bytes:
     """Lines of inequality indices by period (columns ``period`` and one column per index)."""
     fig, ax = plt.subplots(figsize=(7, 3.6))
-    cols = [c for c in table.columns if c != "period"]
+    cols = [c for c in table.columns if c != "period" and not c.endswith("_share")]
     for col in cols:
         ax.plot(table["period"], table[col], marker="o", label=col)
     ax.set_ylim(bottom=0)
     ax.set_ylabel("index (0 = equal)")
-    ax.legend(fontsize=7)
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     ax.set_title(_title("Is the gap closing? Inequality of access by period", sample), fontsize=10)
     return _finish(fig, f"{source} {ATTRIBUTION}".strip())
