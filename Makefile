@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test bench ui lint clean sample
+.PHONY: run test bench ui serve lint clean sample
 
 $(STAMP): pyproject.toml
 	@command -v $(PYTHON) >/dev/null || { echo "need $(PYTHON) on PATH (or: make PYTHON=python3 ...)"; exit 1; }
@@ -29,6 +29,10 @@ bench: $(STAMP)
 ui: $(STAMP)
 	mkdir -p .dagster_home && touch .dagster_home/dagster.yaml
 	DAGSTER_HOME=$(CURDIR)/.dagster_home $(VENV)/bin/dagster dev -w workspace.yaml
+
+## serve: the read-only download portal on GAP_MONITOR_HOST:GAP_MONITOR_PORT (127.0.0.1:8000)
+serve: $(STAMP)
+	$(PY) -m portal
 
 ## sample: (re)generate the synthetic sample input directory
 sample: $(STAMP)

@@ -1,0 +1,1 @@
+"""Read-only download portal for the published outputs."""
