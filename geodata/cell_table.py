@@ -164,7 +164,9 @@ def build_cell_table(
     """Outer-join population, fixed and mobile speeds and coverage on ``cell``.
 
     Cells with measurements but no population keep population 0 and get their provinces
-    assigned here, so no measured cell is lost.
+    assigned here (nearest province for coast and border cells). Cells too far from every
+    province are outside Vietnam: they are left out of the table and listed in
+    ``table.attrs["cells_outside_vietnam"]`` so the caller reports them.
     """
     table = pop.merge(fixed, on="cell", how="outer").merge(mobile, on="cell", how="outer")
     table = table.merge(coverage, on="cell", how="left")
@@ -180,7 +182,12 @@ def build_cell_table(
         for col in assigned.columns:
             table.loc[missing, col] = assigned[col].to_numpy()
     table["cell"] = table["cell"].astype(np.uint64)
-    return table.sort_values("cell", kind="stable").reset_index(drop=True)
+    table = table.sort_values("cell", kind="stable").reset_index(drop=True)
+    outside = table["code_34"].isna() | table["code_34"].eq("")
+    # measurements farther than the nearest-province limit are outside Vietnam (a tile in Laos
+    # or at sea inside the bounding box): reported, not mixed into any province
+    table.attrs["cells_outside_vietnam"] = table.loc[outside, "cell"].to_numpy(np.uint64)
+    return table.loc[~outside].reset_index(drop=True)
 
 
 def rollup_cell_table(table: pd.DataFrame, res: int) -> pd.DataFrame:

@@ -4,7 +4,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from geodata.cell_table import adoption_by_cell, coverage_by_cell, speed_by_cell
+from geodata.cell_table import (
+    adoption_by_cell,
+    build_cell_table,
+    coverage_by_cell,
+    population_cells,
+    speed_by_cell,
+)
 from geodata.kernels.cells import latlng_to_cells
 from geodata.readers.adoption import read_adoption
 
@@ -67,3 +73,30 @@ def test_coverage_without_inputs_is_unknown_not_none():
     cov = coverage_by_cell(universe, 8, sites=sites)
     ranks = dict(zip(cov["cell"], cov["best_tech_rank"], strict=True))
     assert ranks[universe[0]] == 3 and ranks[universe[1]] == 0
+
+
+def test_measured_cells_outside_vietnam_are_reported_not_assigned():
+    from geodata.reference import load_provinces, population_raster_path
+
+    provinces = {v: load_provinces(v, simplified=True) for v in ("63", "34")}
+    pop, _ = population_cells(population_raster_path(), 5, provinces)
+    tiles = pd.DataFrame(
+        {
+            "lat": [21.0285, 12.0, 10.77],  # Hà Nội, inland Cambodia/Thailand, Hồ Chí Minh
+            "lng": [105.8542, 102.3, 106.70],
+            "avg_d_kbps": [50_000] * 3,
+            "avg_u_kbps": [10_000] * 3,
+            "avg_lat_ms": [20] * 3,
+            "tests": [5] * 3,
+            "devices": [2] * 3,
+        }
+    )
+    fixed = speed_by_cell(tiles, 5, "fixed")
+    mobile = speed_by_cell(tiles.iloc[:0], 5, "mobile")
+    cov = coverage_by_cell(pop["cell"].to_numpy(), 5)
+    table = build_cell_table(pop, fixed, mobile, cov, provinces)
+    outside = table.attrs["cells_outside_vietnam"]
+    assert len(outside) == 1 and outside[0] == latlng_to_cells([12.0], [102.3], 5)[0]
+    assert table["fixed_tests"].sum() == 10
+    assert table["population"].sum() == pytest.approx(pop["population"].sum(), rel=1e-12)
+    assert (table["code_34"] != "").all() and table["code_63"].notna().all()

@@ -129,6 +129,9 @@ def gap_cells(
     fixed = speed_by_cell(speed_tiles["fixed"], res, "fixed")
     mobile = speed_by_cell(speed_tiles["mobile"], res, "mobile")
     table = build_cell_table(population_cells, fixed, mobile, coverage_cells, province_boundaries)
+    outside = table.attrs.pop("cells_outside_vietnam")
+    if len(outside):
+        context.log.warning(f"{len(outside):,} measured cells lie outside Vietnam: left out")
     table = classify_cells(table, DEFAULT_THRESHOLDS)
     table = table.join(adoption_by_cell(table, adoption_statistics, quarter_start(quarter)))
     context.log.info(f"{quarter}: {len(table):,} cells classified")
@@ -150,6 +153,7 @@ def gap_cells(
             quarter=quarter,
             h3_resolution=res,
             n_cells=len(table),
+            measured_cells_outside_vietnam=len(outside),
             population=float(table["population"].sum()),
             people_by_service_class=dg.MetadataValue.json(
                 {str(k): float(v) for k, v in people.items()}
