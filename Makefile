@@ -39,7 +39,7 @@ sample: $(STAMP)
 	$(PY) -m geodata.sample
 
 lint: $(STAMP)
-	$(VENV)/bin/ruff check geodata dagster_project tests bench
+	$(VENV)/bin/ruff check geodata dagster_project portal tests bench
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis

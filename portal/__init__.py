@@ -1,1 +1,4 @@
-"""Read-only download portal for the published outputs."""
+"""Read-only download portal for the published outputs (``python -m portal``).
+
+See :func:`portal.app.create_app` for the routes.
+"""

@@ -1,0 +1,229 @@
+"""File downloads: only manifest-listed files, checked against the manifest, with revalidation.
+
+A download is answered from one open file descriptor, so an atomic replacement of the file
+(``os.replace`` by the nightly refresh) during the transfer cannot mix two versions. Before the
+first full body of a file version (device, inode, mtime, size) is sent, its sha256 is compared
+with the manifest; a size or digest that differs means a refresh is in progress, answered with
+``503`` and ``Retry-After`` rather than a file the manifest does not describe.
+
+The ``ETag`` is the manifest sha256, ``Last-Modified`` the file's modification time;
+``If-None-Match`` (weak comparison, RFC 9110 13.1.2) takes precedence over
+``If-Modified-Since``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import stat
+from email.utils import formatdate, parsedate_to_datetime
+from pathlib import Path
+from urllib.parse import quote
+
+import anyio.to_thread
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.types import Receive, Scope, Send
+
+from portal.catalogue import FileEntry
+from portal.http_errors import BilingualError
+
+__all__ = [
+    "MEDIA_TYPES",
+    "CACHE_CONTROL",
+    "RETRY_AFTER_SECONDS",
+    "media_type",
+    "etag_matches",
+    "file_response",
+]
+
+#: Content-Type by extension; anything else is ``application/octet-stream``.
+MEDIA_TYPES: dict[str, str] = {
+    "geojson": "application/geo+json",
+    "json": "application/json",
+    "csv": "text/csv; charset=utf-8",
+    "png": "image/png",
+    "parquet": "application/vnd.apache.parquet",
+    "tif": "image/tiff",
+    "tiff": "image/tiff",
+    "txt": "text/plain; charset=utf-8",
+    "md": "text/markdown; charset=utf-8",
+}
+
+#: Outputs change at most nightly: caches may keep a file 5 minutes, then revalidate (cheap 304).
+CACHE_CONTROL = "public, max-age=300, must-revalidate"
+#: Seconds a client should wait when a file does not (yet) match the manifest.
+RETRY_AFTER_SECONDS = 30
+
+_CHUNK = 1 << 16
+_HASH_CHUNK = 1 << 20
+
+
+def media_type(path: str) -> str:
+    """Content-Type of a file name by its extension.
+
+    >>> media_type("downloads/34/01_ha_noi/2026Q3_cells.geojson")
+    'application/geo+json'
+    """
+    return MEDIA_TYPES.get(Path(path).suffix.lower().lstrip("."), "application/octet-stream")
+
+
+def etag_matches(header: str, etag: str) -> bool:
+    """Whether an ``If-None-Match`` header matches ``etag`` by weak comparison (``*`` matches)."""
+    opaque = etag.removeprefix("W/")
+    for tag in header.split(","):
+        tag = tag.strip()
+        if tag == "*" or tag.removeprefix("W/") == opaque:
+            return True
+    return False
+
+
+def _not_modified_since(header: str, mtime: float) -> bool:
+    try:
+        since = parsedate_to_datetime(header)
+    except (TypeError, ValueError, IndexError):
+        return False  # an unparsable date is ignored (RFC 9110 13.1.3)
+    if since is None or since.tzinfo is None:
+        return False
+    return int(mtime) <= since.timestamp()
+
+
+def _content_disposition(name: str) -> str:
+    ascii_name = "".join(c if c.isascii() and (c.isalnum() or c in "._-") else "_" for c in name)
+    if ascii_name == name:
+        return f'attachment; filename="{name}"'
+    return f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(name)}"
+
+
+def _unavailable(entry: FileEntry, why_vi: str, why_en: str) -> BilingualError:
+    return BilingualError(
+        503,
+        f"Tệp {entry.path} đang được cập nhật ({why_vi}). Vui lòng thử lại sau "
+        f"{RETRY_AFTER_SECONDS} giây.",
+        f"File {entry.path} is being refreshed ({why_en}). Please retry in "
+        f"{RETRY_AFTER_SECONDS} seconds.",
+        headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+    )
+
+
+def _sha256_fd(fd: int) -> str:
+    h = hashlib.sha256()
+    offset = 0
+    while chunk := os.pread(fd, _HASH_CHUNK, offset):
+        h.update(chunk)
+        offset += len(chunk)
+    return h.hexdigest()
+
+
+class _DescriptorResponse(Response):
+    """Streams ``size`` bytes of an open file descriptor, which it closes when done or aborted."""
+
+    def __init__(self, fd: int, size: int, headers: dict[str, str], media_type: str) -> None:
+        super().__init__(status_code=200, headers=headers, media_type=media_type)
+        self.fd = fd
+        self.size = size
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await send(
+                {
+                    "type": "http.response.start",
+                    "status": self.status_code,
+                    "headers": self.raw_headers,
+                }
+            )
+            offset = 0
+            while offset < self.size:
+                n = min(_CHUNK, self.size - offset)
+                chunk = await anyio.to_thread.run_sync(os.pread, self.fd, n, offset)
+                if not chunk:  # cannot happen on the inode we hold open, unless truncated in place
+                    raise OSError(f"file shrank to {offset} bytes while being sent")
+                offset += len(chunk)
+                await send(
+                    {"type": "http.response.body", "body": chunk, "more_body": offset < self.size}
+                )
+            if self.size == 0:
+                await send({"type": "http.response.body", "body": b"", "more_body": False})
+        finally:
+            os.close(self.fd)
+
+
+class _OutsideRoot(Exception):
+    """The path resolves (through a symlink) to a file outside the output directory."""
+
+
+def _open_inside(root: Path, rel: str) -> int:
+    """Open ``root/rel`` read-only if its real path stays inside ``root`` (symlinks resolved)."""
+    target = (root / rel).resolve()
+    if not target.is_relative_to(root):
+        raise _OutsideRoot(rel)
+    return os.open(target, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0))
+
+
+async def file_response(
+    request: Request, root: Path, entry: FileEntry, verified: dict[tuple[int, ...], str]
+) -> Response:
+    """The response for a manifest entry: 200 (GET/HEAD), 304, or 503 if the file on disk
+    does not match the manifest.
+
+    ``root`` must be resolved; ``verified`` caches the sha256 checks by
+    ``(st_dev, st_ino, st_mtime_ns, st_size)`` across requests.
+    """
+    try:
+        fd = _open_inside(root, entry.path)
+    except _OutsideRoot as exc:
+        raise BilingualError(
+            404,
+            f"Tệp {entry.path} trỏ ra ngoài thư mục dữ liệu nên không được phục vụ.",
+            f"File {entry.path} points outside the output directory and is not served.",
+        ) from exc
+    except OSError as exc:
+        raise _unavailable(entry, "tệp chưa có trên đĩa", "the file is not on disk") from exc
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise _unavailable(entry, "không phải tệp thường", "not a regular file")
+        if st.st_size != entry.bytes:
+            raise _unavailable(
+                entry,
+                f"kích thước {st.st_size} khác bảng kê {entry.bytes}",
+                f"size {st.st_size} differs from the manifest's {entry.bytes}",
+            )
+        etag = f'"{entry.sha256}"'
+        headers = {
+            "ETag": etag,
+            "Last-Modified": formatdate(st.st_mtime, usegmt=True),
+            "Cache-Control": CACHE_CONTROL,
+            "Content-Disposition": _content_disposition(entry.download_name),
+            "X-Content-Type-Options": "nosniff",
+        }
+        inm = request.headers.get("if-none-match")
+        ims = request.headers.get("if-modified-since")
+        if (inm is not None and etag_matches(inm, etag)) or (
+            inm is None and ims is not None and _not_modified_since(ims, st.st_mtime)
+        ):
+            os.close(fd)
+            return Response(status_code=304, headers=headers)
+
+        key = (st.st_dev, st.st_ino, st.st_mtime_ns, st.st_size)
+        if verified.get(key) != entry.sha256:
+            digest = await anyio.to_thread.run_sync(_sha256_fd, fd)
+            if digest != entry.sha256:
+                raise _unavailable(
+                    entry,
+                    "nội dung khác sha256 của bảng kê",
+                    "content differs from the manifest's sha256",
+                )
+            verified[key] = digest
+
+        headers["Content-Length"] = str(st.st_size)
+        if request.method == "HEAD":
+            os.close(fd)
+            return Response(status_code=200, headers=headers, media_type=media_type(entry.path))
+    except BaseException:
+        try:
+            os.close(fd)
+        except OSError:
+            pass
+        raise
+    return _DescriptorResponse(fd, st.st_size, headers, media_type(entry.path))

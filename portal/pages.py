@@ -1,0 +1,248 @@
+"""The HTML pages: index of every province's files, one page per province, the offline map.
+
+Pages are rendered from the current :class:`~portal.catalogue.Catalogue` with Jinja2
+(autoescaped) and carry a Content-Security-Policy that allows nothing but this server, so the
+map cannot reach a CDN or an online basemap even by mistake.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import UTC, datetime, timedelta, timezone
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import jinja2
+from starlette.responses import HTMLResponse, RedirectResponse, Response
+
+from geodata.reference import BOUNDARY_VALID_FROM, BOUNDARY_VERSIONS, fold_name
+from portal.catalogue import Catalogue, FileEntry, Province
+from portal.http_errors import BilingualError
+
+__all__ = [
+    "PAGE_HEADERS",
+    "KIND_LABELS",
+    "human_bytes",
+    "local_time",
+    "make_environment",
+    "static_url",
+    "render",
+    "find_province",
+    "province_redirect",
+    "check_version",
+    "index_context",
+    "province_context",
+    "map_context",
+]
+
+#: Headers of every HTML page: nothing may load from anywhere but this server.
+PAGE_HEADERS: dict[str, str] = {
+    "Cache-Control": "no-cache",
+    "Content-Security-Policy": (
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+        "connect-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+    ),
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+}
+
+#: ``(Vietnamese, English)`` label of each file kind; other kinds are shown as they are.
+KIND_LABELS: dict[str, tuple[str, str]] = {
+    "cells": ("ô lục giác H3", "H3 cells"),
+    "summary": ("tóm tắt", "summary"),
+    "provinces": ("tóm tắt các tỉnh", "province summaries"),
+    "vn_cells_res6": ("ô H3 cả nước (độ phân giải 6)", "national H3 cells (resolution 6)"),
+    "change": ("thay đổi giữa hai quý", "change between quarters"),
+    "unserved_share": ("bản đồ tỷ lệ chưa được phục vụ", "map of share unserved"),
+}
+
+_VERSION_LABELS: dict[str, tuple[str, str]] = {
+    "34": ("34 tỉnh, thành phố (từ 01/07/2025)", "34 provinces (since 1 July 2025)"),
+    "63": ("63 tỉnh, thành phố (đến 30/06/2025)", "63 provinces (until 30 June 2025)"),
+}
+
+_STATIC_DIR = Path(__file__).parent / "static"
+_ICT = timezone(timedelta(hours=7), "ICT")
+
+
+def human_bytes(n: int) -> str:
+    """Size with a decimal unit: ``human_bytes(358704) == '358.7 kB'``."""
+    size = float(n)
+    for unit in ("B", "kB", "MB", "GB"):
+        if size < 1000 or unit == "GB":
+            return f"{int(size)} B" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1000
+    raise AssertionError("unreachable")
+
+
+def local_time(ts: float | None) -> str:
+    """Vietnam time (UTC+7) of an epoch timestamp, ``YYYY-MM-DD HH:MM ICT``; ``—`` for None."""
+    if ts is None:
+        return "—"
+    return datetime.fromtimestamp(ts, _ICT).strftime("%Y-%m-%d %H:%M ICT")
+
+
+def _utc_iso(ts: float | None) -> str:
+    if ts is None:
+        return ""
+    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _kind_label(kind: str) -> tuple[str, str]:
+    return KIND_LABELS.get(kind, (kind.replace("_", " "), kind.replace("_", " ")))
+
+
+@lru_cache(maxsize=64)
+def static_url(name: str) -> str:
+    """URL of a file of ``portal/static`` with a digest of its bytes as query, so a new version
+    of the file is fetched at once despite the day of caching of static files."""
+    digest = hashlib.sha256((_STATIC_DIR / name).read_bytes()).hexdigest()[:12]
+    return f"/static/{name}?v={digest}"
+
+
+def make_environment() -> jinja2.Environment:
+    """The Jinja2 environment of the portal's templates (autoescaped, with the filters)."""
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(Path(__file__).parent / "templates"),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters["human_bytes"] = human_bytes
+    env.filters["local_time"] = local_time
+    env.filters["utc_iso"] = _utc_iso
+    env.globals["kind_label"] = _kind_label
+    env.globals["static_url"] = static_url
+    env.globals["version_label"] = _VERSION_LABELS.get
+    return env
+
+
+def render(
+    env: jinja2.Environment, template: str, status_code: int = 200, **context: Any
+) -> Response:
+    """An HTML response of ``template`` with the page headers."""
+    html = env.get_template(template).render(**context)
+    return HTMLResponse(html, status_code=status_code, headers=PAGE_HEADERS)
+
+
+def check_version(version: str) -> str:
+    """``version`` if it is a boundary version, else a bilingual 404 naming the valid ones."""
+    if version in BOUNDARY_VERSIONS:
+        return version
+    raise BilingualError(
+        404,
+        f"Không có hệ ranh giới '{version}'. Có hai hệ: 63 tỉnh (đến 30/06/2025) và 34 tỉnh "
+        "(từ 01/07/2025).",
+        f"No boundary version '{version}'. There are two: 63 provinces (until 30 June 2025) and "
+        "34 provinces (since 1 July 2025).",
+        links=[(f"{v} tỉnh / {v} provinces", f"/#v{v}") for v in reversed(BOUNDARY_VERSIONS)],
+    )
+
+
+def find_province(catalogue: Catalogue, version: str, code: str) -> Province | str:
+    """The province ``code`` of ``version``; a code string to redirect to when ``code`` is a
+    name (``ha-noi``, ``Hà Nội``) or an unpadded code (``1``); else a bilingual 404."""
+    provinces = catalogue.provinces[check_version(version)]
+    if code in provinces:
+        return provinces[code]
+    if code.isdigit() and code.zfill(2) in provinces:
+        return code.zfill(2)
+    folded = fold_name(code)
+    for p in provinces.values():
+        if folded and folded in (fold_name(p.name), fold_name(p.name_ascii)):
+            return p.code
+    raise BilingualError(
+        404,
+        f"Không có tỉnh mã '{code}' trong hệ {version} tỉnh. Mã hợp lệ là mã hai chữ số của "
+        f"Tổng cục Thống kê, ví dụ {next(iter(provinces))}; xem danh sách dưới đây.",
+        f"No province with code '{code}' in the {version}-province system. Valid codes are the "
+        f"two-digit codes of the General Statistics Office, e.g. {next(iter(provinces))}; see the "
+        "list below.",
+        links=[
+            (f"{p.code} {p.name}", f"/provinces/{version}/{p.code}") for p in provinces.values()
+        ],
+    )
+
+
+def province_redirect(version: str, code: str, suffix: str = "") -> Response:
+    """Permanent redirect to a province's canonical URL."""
+    return RedirectResponse(f"/provinces/{version}/{code}{suffix}", status_code=308)
+
+
+def index_context(catalogue: Catalogue) -> dict[str, Any]:
+    """What ``index.html`` shows: per version, every province with its files, and the rest."""
+    versions = []
+    for v in reversed(BOUNDARY_VERSIONS):  # the version in force first
+        provinces = list(catalogue.provinces[v].values())
+        versions.append(
+            {
+                "version": v,
+                "valid_from": BOUNDARY_VALID_FROM[v],
+                "provinces": provinces,
+                "with_files": sum(1 for p in provinces if p.files),
+                "national": catalogue.national[v],
+                "periods": catalogue.summary_periods(v),
+            }
+        )
+    return {
+        "catalogue": catalogue,
+        "versions": versions,
+        "other": catalogue.other,
+        "n_files": len(catalogue.files),
+        "total_bytes": sum(f.bytes for f in catalogue.files.values()),
+    }
+
+
+def province_context(catalogue: Catalogue, province: Province) -> dict[str, Any]:
+    """What ``province.html`` shows: the province, its files, and its national files."""
+    return {
+        "province": province,
+        "version_label": _VERSION_LABELS[province.version],
+        "national": catalogue.national[province.version],
+    }
+
+
+def map_context(
+    catalogue: Catalogue, version: str, period: str | None, province: str | None
+) -> dict[str, Any]:
+    """What ``map.html`` shows and the JSON configuration its script reads.
+
+    ``period`` defaults to the newest period with a province-summary GeoJSON; an unknown
+    ``period`` or ``province`` is a bilingual 404.
+    """
+    periods = catalogue.summary_periods(version)
+    if period is None:
+        period = periods[-1] if periods else None
+    elif period not in periods:
+        raise BilingualError(
+            404,
+            f"Không có bản đồ quý '{period}' cho hệ {version} tỉnh. Các quý có: "
+            f"{', '.join(periods) or 'chưa có'}.",
+            f"No map for period '{period}' in the {version}-province system. Available: "
+            f"{', '.join(periods) or 'none yet'}.",
+            links=[(p, f"/map/{version}?period={p}") for p in periods],
+        )
+    if province is not None:
+        found = find_province(catalogue, version, province)
+        province = found if isinstance(found, str) else found.code
+    summary: FileEntry | None = catalogue.summary_file(version, period) if period else None
+    cells = catalogue.province_files(version, period, "cells") if period else {}
+    config = {
+        "version": version,
+        "period": period,
+        "summary_url": summary.url if summary else None,
+        "cells": {code: f.url for code, f in cells.items()},
+        "province": province,
+    }
+    return {
+        "version": version,
+        "version_label": _VERSION_LABELS[version],
+        "period": period,
+        "periods": periods,
+        "summary": summary,
+        "n_cells_files": len(cells),
+        "config": config,
+        "versions": list(reversed(BOUNDARY_VERSIONS)),
+    }
