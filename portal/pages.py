@@ -188,6 +188,7 @@ def index_context(catalogue: Catalogue) -> dict[str, Any]:
         )
     return {
         "catalogue": catalogue,
+        "sample": catalogue.sample,
         "versions": versions,
         "other": catalogue.other,
         "n_files": len(catalogue.files),
@@ -198,6 +199,7 @@ def index_context(catalogue: Catalogue) -> dict[str, Any]:
 def province_context(catalogue: Catalogue, province: Province) -> dict[str, Any]:
     """What ``province.html`` shows: the province, its files, and its national files."""
     return {
+        "sample": catalogue.sample,
         "province": province,
         "version_label": _VERSION_LABELS[province.version],
         "national": catalogue.national[province.version],
@@ -237,6 +239,7 @@ def map_context(
         "province": province,
     }
     return {
+        "sample": catalogue.sample,
         "version": version,
         "version_label": _VERSION_LABELS[version],
         "period": period,

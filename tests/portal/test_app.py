@@ -523,3 +523,10 @@ def test_settings_from_environment(tmp_path):
         env_settings({"GAP_MONITOR_OUTPUT_DIR": str(tmp_path), "GAP_MONITOR_PORT": "http"})
     with pytest.raises(SystemExit, match="not a directory"):
         env_settings({"GAP_MONITOR_OUTPUT_DIR": str(tmp_path / "missing")})
+
+
+@pytest.mark.parametrize("path", ["/", "/map/34", "/map/63", "/provinces/34/01"])
+def test_every_page_says_synthetic_when_the_outputs_are_sample_data(shared_client, path):
+    page = shared_client.get(path)
+    assert page.status_code == 200
+    assert "SYNTHETIC sample data" in page.text
