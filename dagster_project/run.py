@@ -29,7 +29,14 @@ UNPARTITIONED_INPUTS = [
     "adoption_statistics",
     "coverage_cells",
 ]
-PER_QUARTER = ["speed_tiles", "gap_cells", "province_summaries", "inequality", "gap_maps"]
+PER_QUARTER = [
+    "speed_tiles",
+    "gap_cells",
+    "province_summaries",
+    "inequality",
+    "gap_maps",
+    "province_downloads",
+]
 ACROSS_QUARTERS = ["gap_trends", "output_manifest"]
 STATE_FILE = ".refresh_state.json"
 
@@ -119,7 +126,7 @@ def main() -> int:
         return 0
     atomic_write_json(state_path, state)
     print(f"\ndone in {time.perf_counter() - t0:.1f} s. Outputs in {out_root}:")
-    for sub in ("maps", "geojson", "tables", "cells", "quarantine"):
+    for sub in ("maps", "geojson", "downloads", "tables", "cells", "quarantine"):
         folder = out_root / sub
         if folder.is_dir():
             print(f"  {folder}/  ({sum(1 for _ in folder.iterdir())} files)")

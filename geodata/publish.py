@@ -88,16 +88,38 @@ def provenance_record(
 
 
 def build_manifest(output_dir: str | PathLike[str], *, extra: dict[str, Any] | None = None) -> Path:
-    """Write ``manifest.json`` listing every published file with size, sha256, features, period."""
+    """Write ``manifest.json`` listing every published file with size, sha256, features, period.
+
+    A file whose size and modification time equal those recorded in the previous manifest keeps
+    its recorded sha256 and feature count, so a refresh that rewrote little re-reads little.
+    Every file is replaced atomically, so a changed file always gets a new mtime.
+    """
     root = Path(output_dir)
+    previous: dict[str, dict[str, Any]] = {}
+    old = root / "manifest.json"
+    if old.exists():
+        try:
+            previous = {e["path"]: e for e in json.loads(old.read_text(encoding="utf-8"))["files"]}
+        except (ValueError, KeyError, TypeError):
+            previous = {}
     entries = []
     for path in sorted(p for p in root.rglob("*") if p.is_file()):
         rel = path.relative_to(root)
         if rel.name in ("manifest.json", "README.md") or rel.name.startswith("."):
             continue
+        stat = path.stat()
+        known = previous.get(str(rel))
+        if (
+            known
+            and known.get("bytes") == stat.st_size
+            and known.get("mtime_ns") == stat.st_mtime_ns
+        ):
+            entries.append(known)
+            continue
         entry: dict[str, Any] = {
             "path": str(rel),
-            "bytes": path.stat().st_size,
+            "bytes": stat.st_size,
+            "mtime_ns": stat.st_mtime_ns,
             "sha256": sha256_file(path),
         }
         if path.suffix == ".geojson":

@@ -125,3 +125,18 @@ def test_asset_checks_flag_the_injected_bad_rows_and_pass_otherwise(refreshed):
     # shows it as a failed check. Freshness is a warning that depends on today's date.
     failed = [c for c in refreshed["failed_checks"] if "inputs_fresh" not in c]
     assert failed == ["adoption_statistics / quarantine_share"]
+
+
+def test_provincial_downloads_for_both_versions_are_rfc7946(refreshed):
+    from tests.geodata.rfc7946_check import assert_rfc7946
+
+    out = refreshed["out"]
+    for version, folder in (("34", "04_cao-bang"), ("63", "04_cao-bang")):
+        for kind in ("cells", "summary"):
+            path = out / "downloads" / version / folder / f"2026Q3_{kind}.geojson"
+            assert_rfc7946(path)
+            doc = json.loads(path.read_text(encoding="utf-8"))
+            assert doc["provenance"]["sample"] is True
+            assert doc["provenance"]["boundary_version"] == version
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert "downloads/34/04_cao-bang/2026Q3_cells.geojson" in {f["path"] for f in manifest["files"]}

@@ -32,3 +32,31 @@ def test_sha256_and_fingerprint(tmp_path):
     assert sha256_file(p) == hashlib.sha256(b"x" * 3_000_000).hexdigest()
     assert fingerprint(["a", "b"]) == fingerprint(["b", "a"])
     assert fingerprint(["a", "b"]) != fingerprint(["a", "c"])
+
+
+def test_manifest_lists_files_and_reuses_unchanged_entries(tmp_path):
+    import json
+    import os
+
+    from geodata.publish import build_manifest
+
+    (tmp_path / "a.geojson").write_text(
+        json.dumps(
+            {"type": "FeatureCollection", "provenance": {"period": "2026Q3"}, "features": [{}]}
+        )
+    )
+    (tmp_path / "t.csv").write_text("x\n1\n")
+    build_manifest(tmp_path)
+    first = json.loads((tmp_path / "manifest.json").read_text())["files"]
+    assert [(f["path"], f.get("features"), f.get("period")) for f in first] == [
+        ("a.geojson", 1, "2026Q3"),
+        ("t.csv", None, None),
+    ]
+    # a recorded entry is reused only while size and mtime are unchanged
+    (tmp_path / "t.csv").write_text("x\n2\n")
+    st = (tmp_path / "t.csv").stat()
+    os.utime(tmp_path / "t.csv", ns=(st.st_atime_ns, st.st_mtime_ns + 1_000_000))
+    build_manifest(tmp_path)
+    second = {f["path"]: f for f in json.loads((tmp_path / "manifest.json").read_text())["files"]}
+    assert second["t.csv"]["sha256"] == sha256_file(tmp_path / "t.csv")
+    assert second["a.geojson"] == first[0]

@@ -7,6 +7,7 @@ import pandas as pd
 from dagster_project.metadata import png_md, provenance_metadata, table_md
 from dagster_project.partitions import quarters
 from dagster_project.resources import InputSource, OutputStore, PipelineSettings
+from geodata.downloads import write_province_downloads
 from geodata.indicators.service import DEFAULT_THRESHOLDS
 from geodata.indicators.summaries import change_since
 from geodata.kernels.cells import cells_to_latlng
@@ -136,8 +137,50 @@ def gap_trends(
 
 @dg.asset(
     automation_condition=dg.AutomationCondition.eager(),
+    group_name="downloads",
+    partitions_def=quarters,
+    kinds={"geojson"},
+)
+def province_downloads(
+    context: dg.AssetExecutionContext,
+    inputs: InputSource,
+    outputs: OutputStore,
+    settings: PipelineSettings,
+    gap_cells: pd.DataFrame,
+    province_summaries: dict[str, pd.DataFrame],
+) -> dg.MaterializeResult:
+    """One RFC 7946 GeoJSON per province and boundary version (63 and 34) for provincial
+    officials: its H3 cells with the indicators and its summary, each under 10 MB (a coarser
+    resolution where needed, recorded in the file), plus national coarse cells."""
+    inv = inputs.inventory()
+    quarter = context.partition_key
+    prov = provenance_record(
+        inv, quarter=quarter, h3_resolution=settings.h3_resolution, thresholds=DEFAULT_THRESHOLDS
+    )
+    context.log.info(f"{quarter}: writing per-province GeoJSON for both boundary versions ...")
+    listing = write_province_downloads(gap_cells, province_summaries, quarter, outputs.root(), prov)
+    largest = listing.sort_values("bytes").iloc[-1]
+    coarser = listing[
+        (listing["kind"] == "cells") & (listing["resolution"] < settings.h3_resolution)
+    ]
+    return dg.MaterializeResult(
+        metadata={
+            "quarter": quarter,
+            "files": len(listing),
+            "bytes_total": int(listing["bytes"].sum()),
+            "largest_file": f"{largest['path']} ({largest['bytes'] / 1e6:.2f} MB)",
+            "provinces_at_coarser_resolution": dg.MetadataValue.json(
+                {f"{r.version}/{r.code}": int(r.resolution) for r in coarser.itertuples()}
+            ),
+            "downloads_dir": dg.MetadataValue.path(str(outputs.file("downloads"))),
+        }
+    )
+
+
+@dg.asset(
+    automation_condition=dg.AutomationCondition.eager(),
     group_name="maps",
-    deps=[gap_maps, gap_trends],
+    deps=[gap_maps, gap_trends, province_downloads],
     kinds={"json"},
 )
 def output_manifest(outputs: OutputStore, inputs: InputSource) -> dg.MaterializeResult:
