@@ -19,7 +19,7 @@ import dagster as dg
 from dagster_project.definitions import ALL_ASSETS, PROJECT_ROOT, resources_from_env
 from dagster_project.defs.automation.refresh import input_state
 from dagster_project.partitions import quarters
-from geodata.provenance import atomic_write_json
+from geodata.provenance import atomic_write_json, fingerprint, sha256_file
 
 UNPARTITIONED_INPUTS = [
     "province_boundaries",
@@ -65,6 +65,16 @@ def _materialize(
     return failed
 
 
+def code_fingerprint() -> str:
+    """Hash of the pipeline's own source: a changed kernel or asset refreshes everything."""
+    packages = (PROJECT_ROOT / "geodata", PROJECT_ROOT / "dagster_project")
+    return fingerprint(
+        f"{p.relative_to(PROJECT_ROOT)}:{sha256_file(p)}"
+        for pkg in packages
+        for p in pkg.rglob("*.py")
+    )
+
+
 def refresh(
     instance: dg.DagsterInstance,
     resources: dict,
@@ -78,7 +88,7 @@ def refresh(
     """
     failed = failed_checks if failed_checks is not None else []
     inv = resources["inputs"].inventory()
-    state = input_state(inv)
+    state = {**input_state(inv), "code": code_fingerprint()}
     previous = previous or {}
     steps: list[str] = []
     if previous == state:
@@ -87,7 +97,7 @@ def refresh(
     new = [q for q in inv.quarters if q not in known]
     if new:
         instance.add_dynamic_partitions(quarters.name, new)
-    base_changed = previous.get("base") != state["base"]
+    base_changed = previous.get("base") != state["base"] or previous.get("code") != state["code"]
     if base_changed:
         print("materialising reference, inputs, population and coverage cells ...")
         failed += _materialize(instance, resources, UNPARTITIONED_INPUTS)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 from os import PathLike
 from pathlib import Path
 from typing import Any
@@ -127,6 +128,8 @@ def build_manifest(output_dir: str | PathLike[str], *, extra: dict[str, Any] | N
                 doc = json.load(fh)
             entry["features"] = len(doc.get("features", []))
             entry["period"] = (doc.get("provenance") or {}).get("period")
+        elif period := re.search(r"\d{4}Q[1-4]", rel.name):
+            entry["period"] = period.group(0)
         entries.append(entry)
     manifest = {"generated_at": utc_now_iso(), "files": entries, **(extra or {})}
     return atomic_write_json(root / "manifest.json", manifest)

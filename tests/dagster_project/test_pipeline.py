@@ -18,6 +18,7 @@ from dagster_project.defs.automation.schedules import (
 from dagster_project.resources import DirectoryInputs
 from dagster_project.run import refresh
 from geodata.reference import province_codes
+from tests.geodata.rfc7946_check import assert_rfc7946
 
 
 @pytest.fixture(scope="module")
@@ -89,7 +90,9 @@ def test_both_boundary_versions_list_every_province(refreshed):
     for version in ("63", "34"):
         summary = pd.read_csv(out / "tables" / f"summary_{version}_2026Q3.csv", dtype={"code": str})
         assert sorted(summary["code"]) == sorted(province_codes(version))
-        doc = json.loads((out / "geojson" / f"provinces_{version}_2026Q3.geojson").read_text())
+        national = out / "geojson" / f"provinces_{version}_2026Q3.geojson"
+        assert_rfc7946(national)
+        doc = json.loads(national.read_text())
         assert len(doc["features"]) == len(province_codes(version))
         assert doc["provenance"]["sample"] is True
         assert "crs" not in doc
@@ -128,8 +131,6 @@ def test_asset_checks_flag_the_injected_bad_rows_and_pass_otherwise(refreshed):
 
 
 def test_provincial_downloads_for_both_versions_are_rfc7946(refreshed):
-    from tests.geodata.rfc7946_check import assert_rfc7946
-
     out = refreshed["out"]
     for version, folder in (("34", "04_cao-bang"), ("63", "04_cao-bang")):
         for kind in ("cells", "summary"):

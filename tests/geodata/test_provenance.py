@@ -46,10 +46,12 @@ def test_manifest_lists_files_and_reuses_unchanged_entries(tmp_path):
         )
     )
     (tmp_path / "t.csv").write_text("x\n1\n")
+    (tmp_path / "summary_34_2026Q2.csv").write_text("x\n1\n")
     build_manifest(tmp_path)
     first = json.loads((tmp_path / "manifest.json").read_text())["files"]
     assert [(f["path"], f.get("features"), f.get("period")) for f in first] == [
         ("a.geojson", 1, "2026Q3"),
+        ("summary_34_2026Q2.csv", None, "2026Q2"),
         ("t.csv", None, None),
     ]
     # a recorded entry is reused only while size and mtime are unchanged

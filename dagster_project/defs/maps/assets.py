@@ -1,13 +1,12 @@
 """Gap maps (PNG in the UI, GeoJSON for download), trends across quarters, and the manifest."""
 
 import dagster as dg
-import geopandas as gpd
 import pandas as pd
 
 from dagster_project.metadata import png_md, provenance_metadata, table_md
 from dagster_project.partitions import quarters
 from dagster_project.resources import InputSource, OutputStore, PipelineSettings
-from geodata.downloads import write_province_downloads
+from geodata.downloads import province_summary_geodataframe, write_province_downloads
 from geodata.indicators.service import DEFAULT_THRESHOLDS
 from geodata.indicators.summaries import change_since
 from geodata.kernels.cells import cells_to_latlng
@@ -53,8 +52,7 @@ def gap_maps(
     meta: dict = provenance_metadata(inv, quarter=quarter)
     for version in BOUNDARY_VERSIONS:
         summary = province_summaries[version]
-        polys = load_provinces(version, simplified=True)[["geometry"]].reset_index()
-        gdf = gpd.GeoDataFrame(polys.merge(summary, on="code", how="left"), crs="EPSG:4326")
+        gdf = province_summary_geodataframe(summary, version, simplified=True)
         png = province_choropleth_png(
             gdf,
             "share_unserved",
