@@ -81,6 +81,18 @@ DownloadKind = Literal["cells", "summary", "national"]
 #: Folder below the output directory holding every download.
 DOWNLOADS_DIR = "downloads"
 
+#: Tests-weighted speed properties shared by fine and coarse cells.
+_SPEED_PROPERTIES: tuple[str, ...] = (
+    "fixed_d_mbps",
+    "fixed_u_mbps",
+    "fixed_lat_ms",
+    "fixed_tests",
+    "mobile_d_mbps",
+    "mobile_u_mbps",
+    "mobile_lat_ms",
+    "mobile_tests",
+)
+
 #: Properties of a base-resolution cell, in file order. ``code, name, name_ascii`` are the
 #: province of the file's boundary version; ``best_tech`` is the best mobile technology label
 #: (``none`` .. ``5G``, null without coverage information).
@@ -94,14 +106,7 @@ CELL_PROPERTIES: tuple[str, ...] = (
     "fixed_class",
     "mobile_class",
     "best_tech",
-    "fixed_d_mbps",
-    "fixed_u_mbps",
-    "fixed_lat_ms",
-    "fixed_tests",
-    "mobile_d_mbps",
-    "mobile_u_mbps",
-    "mobile_lat_ms",
-    "mobile_tests",
+    *_SPEED_PROPERTIES,
 )
 
 _CLASSES = ("served", "underserved", "unserved", "no_data")
@@ -116,14 +121,7 @@ COARSE_PROPERTIES: tuple[str, ...] = (
     "population",
     *(f"people_{c}" for c in _CLASSES),
     *(f"share_{c}" for c in _CLASSES),
-    "fixed_d_mbps",
-    "fixed_u_mbps",
-    "fixed_lat_ms",
-    "fixed_tests",
-    "mobile_d_mbps",
-    "mobile_u_mbps",
-    "mobile_lat_ms",
-    "mobile_tests",
+    *_SPEED_PROPERTIES,
 )
 
 #: Columns of the listing returned by :func:`write_province_downloads`.
