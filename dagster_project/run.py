@@ -17,8 +17,7 @@ from pathlib import Path
 import dagster as dg
 
 from dagster_project.definitions import ALL_ASSETS, PROJECT_ROOT, resources_from_env
-from dagster_project.defs.automation.refresh import input_state
-from dagster_project.partitions import quarters
+from dagster_project.defs.automation.refresh import add_new_quarters, input_state
 from geodata.provenance import atomic_write_json, fingerprint, sha256_file
 
 UNPARTITIONED_INPUTS = [
@@ -93,10 +92,7 @@ def refresh(
     steps: list[str] = []
     if previous == state:
         return state, steps
-    known = set(instance.get_dynamic_partitions(quarters.name))
-    new = [q for q in inv.quarters if q not in known]
-    if new:
-        instance.add_dynamic_partitions(quarters.name, new)
+    add_new_quarters(instance, inv.quarters)
     base_changed = previous.get("base") != state["base"] or previous.get("code") != state["code"]
     if base_changed:
         print("materialising reference, inputs, population and coverage cells ...")

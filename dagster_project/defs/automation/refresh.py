@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import dagster as dg
 
+from dagster_project.partitions import quarters as quarter_partitions
 from geodata.inputs import InputInventory
 
 __all__ = [
     "BASE_KINDS",
     "ROOT_ASSETS",
     "FINGERPRINT_KEY",
+    "add_new_quarters",
     "input_state",
     "materialized_state",
     "base_request",
@@ -77,3 +79,12 @@ def materialized_state(instance: dg.DagsterInstance, quarters: list[str]) -> dic
         if records and (fp := _fingerprint_of(records[0])):
             state[quarter] = fp
     return state
+
+
+def add_new_quarters(instance: dg.DagsterInstance, found: list[str]) -> list[str]:
+    """Add the quarters found in the input directory that are not partitions yet; return them."""
+    known = set(instance.get_dynamic_partitions(quarter_partitions.name))
+    new = sorted(q for q in found if q not in known)
+    if new:
+        instance.add_dynamic_partitions(quarter_partitions.name, new)
+    return new

@@ -6,6 +6,7 @@ import dagster as dg
 
 from dagster_project.defs.automation.refresh import (
     ROOT_ASSETS,
+    add_new_quarters,
     base_request,
     input_state,
     materialized_state,
@@ -31,14 +32,6 @@ refresh_quarter_job = dg.define_asset_job(
 )
 
 
-def _add_new_quarters(instance: dg.DagsterInstance, state: dict[str, str]) -> list[str]:
-    known = set(instance.get_dynamic_partitions(quarters.name))
-    new = sorted(q for q in state if q != "base" and q not in known)
-    if new:
-        instance.add_dynamic_partitions(quarters.name, new)
-    return new
-
-
 @dg.schedule(
     cron_schedule=NIGHTLY_CRON,
     execution_timezone=TIMEZONE,
@@ -62,7 +55,7 @@ def nightly_refresh(context: dg.ScheduleEvaluationContext, inputs: InputSource):
 )
 def nightly_speed_tiles_refresh(context: dg.ScheduleEvaluationContext, inputs: InputSource):
     state = input_state(inputs.inventory())
-    _add_new_quarters(context.instance, state)
+    add_new_quarters(context.instance, [q for q in state if q != "base"])
     done = materialized_state(context.instance, [q for q in state if q != "base"])
     requests = quarter_requests(
         state, only={q for q in state if q != "base" and done.get(q) != state[q]}
