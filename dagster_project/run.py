@@ -19,6 +19,7 @@ import dagster as dg
 from dagster_project.definitions import ALL_ASSETS, PROJECT_ROOT, resources_from_env
 from dagster_project.defs.automation.refresh import add_new_quarters, input_state
 from geodata.provenance import atomic_write_json, fingerprint, sha256_file
+from geodata.publication import CURRENT, RefreshLocked, current_generation, refresh_lock
 
 UNPARTITIONED_INPUTS = [
     "province_boundaries",
@@ -60,8 +61,21 @@ def _materialize(
         if not evaluation.passed:
             failed.append(name)
     if not result.success:
-        raise SystemExit(f"run {result.run_id} failed; see the log above or `dagster dev`")
+        reasons = [_root_cause(e) for e in result.get_step_failure_events()]
+        raise SystemExit(
+            f"error: run {result.run_id} failed: {'; '.join(reasons) or 'see the log above'}"
+        )
     return failed
+
+
+def _root_cause(event: dg.DagsterEvent) -> str:
+    """One line: the innermost error of a failed step (e.g. the disk-full OSError)."""
+    error = event.step_failure_data.error
+    while error is not None and error.cause is not None:
+        error = error.cause
+    if error is None:
+        return f"step {event.step_key} failed"
+    return f"{event.step_key}: {error.message.strip().splitlines()[-1]}"
 
 
 def code_fingerprint() -> str:
@@ -121,7 +135,19 @@ def main() -> int:
         f"inputs: {inv.root} ({'SYNTHETIC sample' if inv.sample else 'user data'}; "
         f"{len(inv.files)} files; quarters {', '.join(inv.quarters) or 'none'})"
     )
-    out_root = resources["outputs"].root()
+    try:
+        out_root = resources["outputs"].root()
+        with refresh_lock(out_root):  # held for the whole refresh, released if the process dies
+            return _refresh_and_report(resources, out_root, t0)
+    except RefreshLocked as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 3
+    except OSError as exc:  # unwritable output directory, disk full, ...
+        print(f"error: output directory {resources['outputs'].path}: {exc}", file=sys.stderr)
+        return 2
+
+
+def _refresh_and_report(resources: dict, out_root: Path, t0: float) -> int:
     state_path = out_root / STATE_FILE
     previous = json.loads(state_path.read_text()) if state_path.exists() else None
     if not (out_root / "manifest.json").exists():
@@ -132,6 +158,8 @@ def main() -> int:
         return 0
     atomic_write_json(state_path, state)
     print(f"\ndone in {time.perf_counter() - t0:.1f} s. Outputs in {out_root}:")
+    if (generation := current_generation(out_root)) is not None:
+        print(f"  published generation: {out_root / CURRENT} -> {generation.name}")
     for sub in ("maps", "geojson", "downloads", "tables", "cells", "quarantine"):
         folder = out_root / sub
         if folder.is_dir():

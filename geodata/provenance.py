@@ -6,6 +6,7 @@ Every output is written to a temporary file in the destination folder and moved 
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import os
@@ -17,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 __all__ = [
+    "OutputWriteError",
     "sha256_file",
     "sha256_bytes",
     "fingerprint",
@@ -28,6 +30,35 @@ __all__ = [
 ]
 
 _CHUNK = 1 << 20
+#: Errors of the output file system (not of the data): disk full, quota, read-only, permission.
+_OUTPUT_ERRNOS = frozenset(
+    {
+        errno.ENOSPC,
+        errno.EDQUOT,
+        errno.EROFS,
+        errno.EACCES,
+        errno.EPERM,
+        errno.ENOTDIR,
+        errno.EEXIST,
+    }
+)
+
+
+class OutputWriteError(OSError):
+    """An output could not be written (disk full, read-only or unwritable output directory).
+
+    The message names the output path and the reason; the previous version of the file, if
+    any, is left as it was and the temporary file is removed.
+    """
+
+    def __init__(self, dest: str | os.PathLike[str], cause: OSError) -> None:
+        reason = cause.strerror or str(cause)
+        hint = " (disk full?)" if cause.errno in (errno.ENOSPC, errno.EDQUOT) else ""
+        super().__init__(cause.errno, f"cannot write output {dest}: {reason}{hint}")
+        self.dest = str(dest)
+
+    def __str__(self) -> str:
+        return str(self.strerror)
 
 
 def sha256_file(path: str | os.PathLike[str]) -> str:
@@ -70,8 +101,11 @@ def atomic_path(dest: str | os.PathLike[str]) -> Iterator[Path]:
     'hello'
     """
     dest = Path(dest)
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    fd, name = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".tmp", dir=dest.parent)
+    try:
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        fd, name = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".tmp", dir=dest.parent)
+    except OSError as exc:
+        raise OutputWriteError(dest, exc) from exc
     os.close(fd)
     tmp = Path(name)
     try:
@@ -79,8 +113,13 @@ def atomic_path(dest: str | os.PathLike[str]) -> Iterator[Path]:
         with open(tmp, "rb+") as fh:
             os.fsync(fh.fileno())
         os.replace(tmp, dest)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
+    except BaseException as exc:
+        try:
+            tmp.unlink(missing_ok=True)
+        except OSError:
+            pass
+        if isinstance(exc, OSError) and exc.errno in _OUTPUT_ERRNOS:
+            raise OutputWriteError(dest, exc) from exc
         raise
 
 

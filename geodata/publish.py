@@ -20,6 +20,7 @@ from h3ronpy.vector import cells_to_wkb_polygons
 from geodata import __version__
 from geodata.inputs import InputInventory
 from geodata.provenance import atomic_write_json, sha256_file, utc_now_iso
+from geodata.publication import RESERVED_NAMES
 from geodata.reference import ATTRIBUTION, BOUNDARY_VALID_FROM
 
 __all__ = [
@@ -107,6 +108,8 @@ def build_manifest(output_dir: str | PathLike[str], *, extra: dict[str, Any] | N
     for path in sorted(p for p in root.rglob("*") if p.is_file()):
         rel = path.relative_to(root)
         if rel.name in ("manifest.json", "README.md") or rel.name.startswith("."):
+            continue
+        if rel.parts[0] in RESERVED_NAMES:  # published generations, not the working set
             continue
         stat = path.stat()
         known = previous.get(str(rel))

@@ -153,7 +153,7 @@ def create_app(output_dir: str | PathLike[str]) -> Starlette:
 
     async def download(request: Request) -> Response:
         rel = request.path_params["path"]
-        catalogue = store.current()
+        served, catalogue = store.snapshot()  # one generation for the manifest and the file
         entry = catalogue.files.get(rel)
         if entry is None:
             shown = rel if len(rel) <= _MAX_SHOWN_PATH else rel[:_MAX_SHOWN_PATH] + "…"
@@ -167,11 +167,11 @@ def create_app(output_dir: str | PathLike[str]) -> Starlette:
             )
         if len(verified) > 4 * len(catalogue.files) + 64:
             verified.clear()
-        return await file_response(request, root, entry, verified)
+        return await file_response(request, served, entry, verified)
 
     async def manifest(request: Request) -> Response:
         try:
-            data = (root / MANIFEST_NAME).read_bytes()
+            data = (store.served_root() / MANIFEST_NAME).read_bytes()
         except FileNotFoundError as exc:
             raise BilingualError(
                 404,

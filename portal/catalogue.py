@@ -38,6 +38,7 @@ from urllib.parse import quote
 import pandas as pd
 
 from geodata.errors import CorruptFileError, SchemaError
+from geodata.publication import CURRENT, PUBLISHED
 from geodata.reference import BOUNDARY_VERSIONS, province_names
 
 __all__ = [
@@ -293,23 +294,43 @@ def _ordered(files: list[FileEntry]) -> tuple[FileEntry, ...]:
 class ManifestStore:
     """The catalogue of one output directory, re-read when ``manifest.json`` changes.
 
-    A change is a different ``(mtime_ns, size, inode)`` of the manifest, checked by one
-    ``os.stat`` per call of :meth:`current`.
+    Files are served from the published generation ``current`` points at (see
+    ``geodata.publication``), resolved once per request so that the manifest and the file come
+    from the same complete set; before the first publication, from the output directory itself.
+    A change is a different generation or ``(mtime_ns, size, inode)`` of its manifest, checked by
+    one ``os.stat`` per call.
     """
 
     def __init__(self, root: str | os.PathLike[str]) -> None:
         self.root = Path(root).resolve()
-        self._key: tuple[int, int, int] | None = None
+        self._key: tuple[Any, ...] | None = None
         self._catalogue: Catalogue | None = None
+
+    def served_root(self) -> Path:
+        """The directory served right now: the generation of ``current``, else the root."""
+        link = self.root / CURRENT
+        try:
+            target = link.resolve(strict=True)
+        except OSError:
+            return self.root
+        published = self.root / PUBLISHED
+        if link.is_symlink() and target.is_dir() and target.is_relative_to(published):
+            return target
+        return self.root
+
+    def snapshot(self) -> tuple[Path, Catalogue]:
+        """``(served root, catalogue)`` of one generation, read together."""
+        root = self.served_root()
+        try:
+            st = os.stat(root / MANIFEST_NAME)
+            key: tuple[Any, ...] = (str(root), st.st_mtime_ns, st.st_size, st.st_ino)
+        except FileNotFoundError:
+            key = (str(root),)
+        if self._catalogue is None or key != self._key:
+            self._catalogue = load_catalogue(root)
+            self._key = key
+        return root, self._catalogue
 
     def current(self) -> Catalogue:
         """The catalogue of the manifest as it is now on disk."""
-        try:
-            st = os.stat(self.root / MANIFEST_NAME)
-            key: tuple[int, int, int] | None = (st.st_mtime_ns, st.st_size, st.st_ino)
-        except FileNotFoundError:
-            key = None
-        if self._catalogue is None or key != self._key:
-            self._catalogue = load_catalogue(self.root)
-            self._key = key
-        return self._catalogue
+        return self.snapshot()[1]

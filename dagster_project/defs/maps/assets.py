@@ -1,5 +1,7 @@
 """Gap maps (PNG in the UI, GeoJSON for download), trends across quarters, and the manifest."""
 
+import json
+
 import dagster as dg
 import pandas as pd
 
@@ -17,6 +19,7 @@ from geodata.maps import (
     unserved_by_region_chart_png,
 )
 from geodata.provenance import atomic_write_bytes
+from geodata.publication import publish_generation, refresh_lock
 from geodata.publish import build_manifest, provenance_record
 from geodata.reference import BOUNDARY_VERSIONS, load_provinces
 from geodata.writers import write_csv, write_geojson
@@ -183,10 +186,18 @@ def province_downloads(
 )
 def output_manifest(outputs: OutputStore, inputs: InputSource) -> dg.MaterializeResult:
     """manifest.json: every published file with its size and sha256 (and features and period for
-    GeoJSON), so downloads can be verified."""
+    GeoJSON), so downloads can be verified; then the set is published as a new generation
+    (``current`` -> ``published/<generation>``, see geodata.publication)."""
     inv = inputs.inventory()
-    path = build_manifest(outputs.root(), extra={"sample": inv.sample})
-    n = sum(1 for p in outputs.root().rglob("*") if p.is_file())
+    with refresh_lock(outputs.root()):  # one publisher at a time (make run, dagster dev)
+        path = build_manifest(outputs.root(), extra={"sample": inv.sample})
+        generation = publish_generation(outputs.root())
+    n = len(json.loads(path.read_text(encoding="utf-8"))["files"])
     return dg.MaterializeResult(
-        metadata={"manifest": dg.MetadataValue.path(str(path)), "files_in_output_dir": n}
+        metadata={
+            "manifest": dg.MetadataValue.path(str(path)),
+            "files_in_manifest": n,
+            "generation": generation.name,
+            "published": dg.MetadataValue.path(str(generation)),
+        }
     )
