@@ -18,6 +18,7 @@ import dagster as dg
 
 from dagster_project.definitions import ALL_ASSETS, PROJECT_ROOT, resources_from_env
 from dagster_project.defs.automation.refresh import add_new_quarters, input_state
+from geodata.errors import InputError
 from geodata.provenance import atomic_write_json, fingerprint, sha256_file
 from geodata.publication import CURRENT, RefreshLocked, current_generation, refresh_lock
 
@@ -130,7 +131,11 @@ def main() -> int:
     (home / "dagster.yaml").touch()  # defaults: runs, events and storage under DAGSTER_HOME
     resources = resources_from_env()
     t0 = time.perf_counter()
-    inv = resources["inputs"].inventory()
+    try:
+        inv = resources["inputs"].inventory()
+    except (OSError, InputError) as exc:
+        print(f"error: inputs: {exc}", file=sys.stderr)
+        return 2
     print(
         f"inputs: {inv.root} ({'SYNTHETIC sample' if inv.sample else 'user data'}; "
         f"{len(inv.files)} files; quarters {', '.join(inv.quarters) or 'none'})"

@@ -211,8 +211,9 @@ def publish_generation(output_dir: str | os.PathLike[str], *, keep: int = KEEP_G
         final = published / gen_id
         os.rename(staging, final)
         _fsync_dir(published)
+        for stale_link in root.glob(f".{CURRENT}.*.tmp"):  # left by a publisher killed -9
+            stale_link.unlink(missing_ok=True)
         tmp_link = root / f".{CURRENT}.{os.getpid()}.tmp"
-        tmp_link.unlink(missing_ok=True)
         os.symlink(Path(PUBLISHED) / gen_id, tmp_link)
         os.replace(tmp_link, root / CURRENT)
         _fsync_dir(root)
