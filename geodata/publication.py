@@ -140,12 +140,12 @@ def _fsync_dir(path: Path) -> None:
 
 def _link_or_copy(src: Path, dst: Path) -> None:
     dst.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        os.link(src, dst)
+    try:  # a symlink stays a symlink: the portal refuses one that leads outside its folder
+        os.link(src, dst, follow_symlinks=False)
     except OSError as exc:
         if exc.errno not in (errno.EXDEV, errno.EPERM, errno.EMLINK, errno.ENOTSUP):
             raise
-        shutil.copy2(src, dst)
+        shutil.copy2(src, dst, follow_symlinks=False)
 
 
 def generations(output_dir: str | os.PathLike[str]) -> list[Path]:
