@@ -12,19 +12,29 @@ __all__ = ["quarantine_share_check", "conservation_check", "freshness_check"]
 
 
 def quarantine_share_check(
-    check_name: str, read: int, quarantined: int, limit: float, asset_key: str | None = None
+    check_name: str,
+    read: int,
+    quarantined: int,
+    limit: float,
+    asset_key: str | None = None,
+    rejected_files: dict[str, str] | None = None,
 ) -> dg.AssetCheckResult:
+    """Fails (a warning) when more than ``limit`` of the rows read were quarantined, or when any
+    file was rejected whole (``rejected_files``: file name -> reason)."""
     share = quarantined / read if read else 0.0
+    rejected = rejected_files or {}
     return dg.AssetCheckResult(
         check_name=check_name,
         asset_key=asset_key,
-        passed=share <= limit,
+        passed=share <= limit and not rejected,
         severity=dg.AssetCheckSeverity.WARN,
         metadata={
             "rows_read": read,
             "rows_quarantined": quarantined,
             "share": share,
             "limit": limit,
+            "files_rejected": len(rejected),
+            "rejected_files": dg.MetadataValue.json(rejected),
         },
     )
 

@@ -17,7 +17,9 @@ import threading
 import time
 from pathlib import Path
 
+import dagster as dg
 import httpx
+import pandas as pd
 import pytest
 import uvicorn
 
@@ -30,6 +32,7 @@ from tests.reliability.conftest import (
     start_refresh,
     tree_digests,
 )
+from tests.reliability.corpus import CORPUS, READ_KWARGS, read_corpus
 
 #: (line of the refresh's output to wait for, seconds to wait after it); the delays are drawn
 #: once with a fixed seed so that the kill points are the same on every run of the suite.
@@ -62,6 +65,46 @@ def _assert_current_is(out: Path, digests: dict[str, str]) -> None:
     assert tree_digests(out / CURRENT) == digests
     catalogue = load_catalogue(out / CURRENT)  # validates every entry
     assert catalogue.files and verify_generation(out / CURRENT) == len(catalogue.files)
+
+
+def test_a_refresh_with_the_whole_bad_corpus_goes_on_quarantines_and_flags_it(refreshed_slice):
+    stdout = refreshed_slice["first_stdout"]
+    log = refreshed_slice["first_log"].read_text(encoding="utf-8", errors="replace")
+    assert "Traceback" not in stdout + log  # a bad file never shows a user a traceback
+    for check in (
+        "adoption_statistics / quarantine_share",
+        "cell_sites / quarantine_share",
+        "coverage_rasters / rasters_readable",
+        "speed_tiles / quarantine_share_fixed",
+    ):
+        assert f"check FAILED: {check}" in stdout  # what the Dagster UI shows, as a warning
+    assert "materialising trends and manifest" in stdout  # everything else went on
+    verify_generation(refreshed_slice["out"] / CURRENT)
+
+    quarantine = pd.concat(
+        [
+            pd.read_csv(f, dtype=str, encoding="utf-8-sig")
+            for f in (refreshed_slice["out"] / "quarantine").glob("*.csv")
+        ]
+    )
+    named = {Path(f).name for f in quarantine["_file"]}
+    bad = {str(o.file.relative_to(CORPUS)) for o in read_corpus() if o.error or o.rows_quarantined}
+    for name, src in refreshed_slice["corpus"].items():
+        rel = str(src.relative_to(CORPUS))
+        if rel in bad and rel not in READ_KWARGS:
+            assert name in named, f"{rel} is not in any quarantine file"
+    assert quarantine["_reason"].notna().all()
+    rows = quarantine[quarantine["_row"].notna()]
+    assert rows["_column"].notna().all()  # every quarantined row names its column
+
+    instance = dg.DagsterInstance.from_config(str(refreshed_slice["home"]))
+    for key, prefix in (("cell_sites", ""), ("adoption_statistics", ""), ("speed_tiles", "fixed_")):
+        event = instance.get_latest_materialization_event(dg.AssetKey(key))
+        meta = {k: v.value for k, v in event.asset_materialization.metadata.items()}
+        assert meta[f"{prefix}counts_reconcile"] is True
+        read = meta[f"{prefix}rows_read"]
+        assert read == meta[f"{prefix}rows_accepted"] + meta[f"{prefix}rows_quarantined"]
+        assert meta[f"{prefix}files_rejected"] > 0 and meta[f"{prefix}rows_quarantined"] > 0
 
 
 def test_kill_9_mid_refresh_leaves_the_previous_set_then_the_next_run_completes(

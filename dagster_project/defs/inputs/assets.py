@@ -11,6 +11,7 @@ from dagster_project.defs.automation.refresh import FINGERPRINT_KEY
 from dagster_project.metadata import provenance_metadata
 from dagster_project.partitions import quarters
 from dagster_project.resources import InputSource, OutputStore, PipelineSettings
+from geodata.errors import InputError
 from geodata.inputs import InputKind
 from geodata.readers.adoption import read_adoption
 from geodata.readers.ookla import read_speed_tiles
@@ -35,6 +36,7 @@ def _read_and_quarantine(
     table = quarantine_table(result, errors)
     dest = write_csv(table, outputs.file("quarantine", f"{name}.csv"))
     meta = {
+        "rejected_files": {err.file: str(err) for err in errors},
         "files_read": len(files),
         "files_rejected": len(errors),
         "rows_read": result.n_read,
@@ -66,9 +68,14 @@ def _validated_table(
     result, meta = _read_and_quarantine(context, reader, inv.of_kind(kind), outputs, name or kind)
     if not result.accepted.empty:
         meta.update({k: dg.MetadataValue.json(v) for k, v in summary(result.accepted).items()})
+    rejected = meta.pop("rejected_files")
     yield dg.Output(result.accepted, metadata=provenance_metadata(inv, **meta))
     yield quarantine_share_check(
-        "quarantine_share", result.n_read, result.n_quarantined, settings.max_quarantine_share
+        "quarantine_share",
+        result.n_read,
+        result.n_quarantined,
+        settings.max_quarantine_share,
+        rejected_files=rejected,
     )
 
 
@@ -102,6 +109,7 @@ def speed_tiles(
             context, read_speed_tiles, files, outputs, f"speed_tiles_{kind}_{quarter}", kind=kind
         )
         out[kind] = result.accepted
+        rejected = m.pop("rejected_files")
         meta.update({f"{kind}_{k}": v for k, v in m.items()})
         checks.append(
             quarantine_share_check(
@@ -109,6 +117,7 @@ def speed_tiles(
                 result.n_read,
                 result.n_quarantined,
                 settings.max_quarantine_share,
+                rejected_files=rejected,
             )
         )
     yield dg.Output(out, metadata=meta)
@@ -139,38 +148,62 @@ def cell_sites(
     )
 
 
-@dg.asset(group_name="inputs", kinds={"geotiff"})
-def coverage_rasters(
-    context: dg.AssetExecutionContext, inputs: InputSource
-) -> dg.Output[list[dict[str, Any]]]:
-    """Coverage GeoTIFFs per operator and technology, checked (CRS, readable, over Vietnam)."""
+@dg.asset(
+    group_name="inputs",
+    kinds={"geotiff"},
+    check_specs=[dg.AssetCheckSpec("rasters_readable", asset="coverage_rasters")],
+)
+def coverage_rasters(context: dg.AssetExecutionContext, inputs: InputSource, outputs: OutputStore):
+    """Coverage GeoTIFFs per operator and technology, checked (CRS, readable, over Vietnam);
+    rejected files are listed in quarantine/coverage_rasters.csv and fail a check."""
     inv = inputs.inventory()
     accepted: list[dict[str, Any]] = []
-    rejected: dict[str, str] = {}
+    rejected: dict[str, InputError] = {}
     for f in inv.of_kind("coverage"):
         try:
             info = open_raster(f.path)
         except Exception as exc:  # InputError and its children: one bad file must not stop others
             context.log.error(f"rejected coverage raster: {exc}")
-            rejected[f.path.name] = str(exc)
+            rejected[f.path.name] = (
+                exc if isinstance(exc, InputError) else InputError(f.path, str(exc))
+            )
             continue
         tech = _technology_of(f.path.name, info)
         if tech is None:
-            rejected[f.path.name] = "technology not named in file name or TECHNOLOGY tag (2g..5g)"
+            rejected[f.path.name] = InputError(
+                f.path, "technology not named in file name or TECHNOLOGY tag (2g..5g)"
+            )
             continue
         accepted.append({"path": str(f.path), "tech_rank": int(tech_rank([tech])[0]), "tech": tech})
-    return dg.Output(
+    empty = ReadResult(pd.DataFrame(), ReadResult.empty_quarantine(), 0)
+    dest = write_csv(
+        quarantine_table(empty, list(rejected.values())),
+        outputs.file("quarantine", "coverage_rasters.csv"),
+    )
+    reasons = dg.MetadataValue.json({name: str(e) for name, e in rejected.items()})
+    yield dg.Output(
         accepted,
         metadata=provenance_metadata(
             inv,
             files_read=len(inv.of_kind("coverage")),
             files_accepted=len(accepted),
             files_rejected=len(rejected),
-            rejections=dg.MetadataValue.json(rejected),
+            rejections=reasons,
+            quarantine_file=dg.MetadataValue.path(str(dest)),
             input_sha256=dg.MetadataValue.json(
                 {f.path.name: f.sha256 for f in inv.of_kind("coverage")}
             ),
         ),
+    )
+    yield dg.AssetCheckResult(
+        check_name="rasters_readable",
+        passed=not rejected,
+        severity=dg.AssetCheckSeverity.WARN,
+        metadata={
+            "files_read": len(inv.of_kind("coverage")),
+            "files_rejected": len(rejected),
+            "rejected_files": reasons,
+        },
     )
 
 
