@@ -20,7 +20,13 @@ from dagster_project.definitions import ALL_ASSETS, PROJECT_ROOT, resources_from
 from dagster_project.defs.automation.refresh import add_new_quarters, input_state
 from geodata.errors import InputError
 from geodata.provenance import atomic_write_json, fingerprint, sha256_file
-from geodata.publication import CURRENT, RefreshLocked, current_generation, refresh_lock
+from geodata.publication import (
+    CURRENT,
+    RefreshLocked,
+    current_generation,
+    probe_writable,
+    refresh_lock,
+)
 
 UNPARTITIONED_INPUTS = [
     "province_boundaries",
@@ -62,21 +68,22 @@ def _materialize(
         if not evaluation.passed:
             failed.append(name)
     if not result.success:
-        reasons = [_root_cause(e) for e in result.get_step_failure_events()]
+        reasons = [_user_error(e) for e in result.get_step_failure_events()]
+        more = f" (and {len(reasons) - 1} more failed steps)" if len(reasons) > 1 else ""
         raise SystemExit(
-            f"error: run {result.run_id} failed: {'; '.join(reasons) or 'see the log above'}"
+            f"error: run {result.run_id} failed: {reasons[0] if reasons else 'see the log'}{more}"
         )
     return failed
 
 
-def _root_cause(event: dg.DagsterEvent) -> str:
-    """One line: the innermost error of a failed step (e.g. the disk-full OSError)."""
+def _user_error(event: dg.DagsterEvent) -> str:
+    """One line: the error the step's own code raised (e.g. a disk-full OutputWriteError)."""
     error = event.step_failure_data.error
-    while error is not None and error.cause is not None:
+    if error is not None and error.cls_name == "DagsterExecutionStepExecutionError" and error.cause:
         error = error.cause
     if error is None:
         return f"step {event.step_key} failed"
-    return f"{event.step_key}: {error.message.strip().splitlines()[-1]}"
+    return f"{event.step_key}: {error.message.strip().splitlines()[0]}"
 
 
 def code_fingerprint() -> str:
@@ -143,6 +150,7 @@ def main() -> int:
     try:
         out_root = resources["outputs"].root()
         with refresh_lock(out_root):  # held for the whole refresh, released if the process dies
+            probe_writable(out_root)  # a read-only or full output folder: one line, before any work
             return _refresh_and_report(resources, out_root, t0)
     except RefreshLocked as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -33,7 +33,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from geodata.provenance import sha256_file
+from geodata.provenance import atomic_write_bytes, sha256_file
 
 __all__ = [
     "CURRENT",
@@ -47,6 +47,7 @@ __all__ = [
     "current_generation",
     "generations",
     "refresh_lock",
+    "probe_writable",
     "verify_generation",
 ]
 
@@ -128,6 +129,24 @@ def refresh_lock(output_dir: str | os.PathLike[str]) -> Iterator[Path]:
         with _held_guard:
             _held.pop(path, None)
         fh.close()  # closing the only descriptor releases the flock
+
+
+def probe_writable(output_dir: str | os.PathLike[str]) -> None:
+    """Write and remove a small file in the output directory and each of its output folders.
+
+    Raises
+    ------
+    geodata.provenance.OutputWriteError
+        A folder cannot be written (read-only, immutable, full disk, a file in the way), named
+        with the reason; nothing else has been touched.
+    """
+    root = Path(output_dir)
+    folders = [root] + sorted(
+        p for p in root.iterdir() if p.is_dir() and not p.is_symlink() and p.name != PUBLISHED
+    )
+    for folder in folders:
+        probe = atomic_write_bytes(folder / ".write-probe", b"gap-monitor write probe\n")
+        probe.unlink()
 
 
 def _fsync_dir(path: Path) -> None:

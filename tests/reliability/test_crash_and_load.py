@@ -11,8 +11,10 @@ from __future__ import annotations
 import hashlib
 import json
 import random
+import shutil
 import signal
 import statistics
+import subprocess
 import threading
 import time
 from pathlib import Path
@@ -301,3 +303,55 @@ def test_requests_outside_the_published_files_are_refused_over_http(refreshed_sl
         thread.join(timeout=10)
     assert 400 <= response.status < 500, (response.status, body[:200])
     assert b"root:" not in body
+
+
+def _chattr(flag: str, path: Path) -> bool:
+    if shutil.which("chattr") is None:
+        return False
+    return subprocess.run(["chattr", flag, str(path)], capture_output=True).returncode == 0
+
+
+def test_an_unwritable_output_folder_is_one_line_and_changes_nothing(refreshed_slice):
+    out, env, base = refreshed_slice["out"], refreshed_slice["env"], refreshed_slice["base"]
+    before = tree_digests(out / CURRENT)
+    (refreshed_slice["inputs"] / "adoption" / "bad_percent_140.csv").write_text("")  # news
+    folder = out / "quarantine"
+    if not _chattr("+i", folder):  # we run as root: chmod would not stop a write
+        pytest.skip("chattr +i is not available here")
+    try:
+        done = run_refresh(env, base / "unwritable.log")
+    finally:
+        _chattr("-i", folder)
+    assert done.returncode == 2
+    stderr = (base / "unwritable.log").read_text()
+    assert stderr.splitlines() == [
+        f"error: output directory {out}: cannot write output {folder}/.write-probe: "
+        "Operation not permitted"
+    ]
+    assert tree_digests(out / CURRENT) == before
+
+
+def test_a_write_failing_mid_run_names_the_file_and_keeps_the_published_set(refreshed_slice):
+    out, env, base = refreshed_slice["out"], refreshed_slice["env"], refreshed_slice["base"]
+    before = tree_digests(out / CURRENT)
+    generation = current_generation(out)
+    (refreshed_slice["inputs"] / "adoption" / "bad_percent_140.csv").write_text("news\n")
+    target = out / "quarantine" / "cell_sites.csv"  # the folder is writable, this file is not
+    if not _chattr("+i", target):
+        pytest.skip("chattr +i is not available here")
+    try:
+        done = run_refresh(env, base / "write_fails.log")
+    finally:
+        _chattr("-i", target)
+    assert done.returncode == 1
+    last = (base / "write_fails.log").read_text().strip().splitlines()[-1]
+    assert (
+        last.startswith("error: run ")
+        and (
+            f"cell_sites: geodata.provenance.OutputWriteError: cannot write output {target}: "
+            "Operation not permitted"
+        )
+        in last
+    )
+    assert not list(target.parent.glob(".*.tmp"))  # the temporary file was removed
+    assert current_generation(out) == generation and tree_digests(out / CURRENT) == before
