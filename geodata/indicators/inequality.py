@@ -91,6 +91,13 @@ def gini_weighted_by_group(
     with np.errstate(invalid="ignore", divide="ignore"):
         gini = num / (total_w * total_wx)
     gini = np.where(total_wx > 0, np.maximum(gini, 0.0), 0.0)  # clip rounding below 0
+    # all values of a group equal: exactly 0 (subnormal values would round to anything)
+    if g.size:
+        starts = np.flatnonzero(np.r_[True, g[1:] != g[:-1]])
+        ends = np.r_[starts[1:], g.size] - 1
+        equal = np.zeros(n_groups, dtype=bool)
+        equal[g[starts]] = x[starts] == x[ends]
+        gini = np.where(equal, 0.0, gini)
     return np.where(total_w > 0, gini, np.nan)
 
 
