@@ -163,8 +163,8 @@ def main() -> int:
 def _refresh_and_report(resources: dict, out_root: Path, t0: float) -> int:
     state_path = out_root / STATE_FILE
     previous = json.loads(state_path.read_text()) if state_path.exists() else None
-    if not (out_root / "manifest.json").exists():
-        previous = None
+    if not (out_root / "manifest.json").exists() or current_generation(out_root) is None:
+        previous = None  # nothing published yet: refresh and publish
     state, steps = refresh(dg.DagsterInstance.get(), resources, previous)
     if not steps:
         print(f"nothing new since the last refresh: outputs in {out_root} are current")
