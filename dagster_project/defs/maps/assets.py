@@ -181,11 +181,15 @@ def province_downloads(
     deps=[gap_maps, gap_trends, province_downloads],
     kinds={"json"},
 )
-def output_manifest(outputs: OutputStore, inputs: InputSource) -> dg.MaterializeResult:
+def output_manifest(
+    outputs: OutputStore, inputs: InputSource, investment_priorities: dict
+) -> dg.MaterializeResult:
     """manifest.json: every published file with its size and sha256 (and features and period for
-    GeoJSON), so downloads can be verified."""
+    GeoJSON), so downloads can be verified, and the national investment priorities (top 20)."""
     inv = inputs.inventory()
-    path = build_manifest(outputs.root(), extra={"sample": inv.sample})
+    path = build_manifest(
+        outputs.root(), extra={"sample": inv.sample, "priorities": investment_priorities}
+    )
     n = sum(1 for p in outputs.root().rglob("*") if p.is_file())
     return dg.MaterializeResult(
         metadata={"manifest": dg.MetadataValue.path(str(path)), "files_in_output_dir": n}
