@@ -23,6 +23,7 @@ from dagster_project.defs.automation.schedules import (
 from dagster_project.defs.cells import assets as cells
 from dagster_project.defs.inputs import assets as inputs
 from dagster_project.defs.maps import assets as maps
+from dagster_project.defs.priorities import assets as priorities
 from dagster_project.defs.reference import assets as reference
 from dagster_project.defs.summaries import assets as summaries
 from dagster_project.resources import (
@@ -37,7 +38,7 @@ PROJECT_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_SAMPLE_DIR = PROJECT_ROOT / ".cache" / "sample-inputs-SYNTHETIC"
 DEFAULT_OUTPUT_DIR = PROJECT_ROOT / "assets"
 
-ALL_ASSETS = dg.load_assets_from_modules([reference, inputs, cells, summaries, maps])
+ALL_ASSETS = dg.load_assets_from_modules([reference, inputs, cells, summaries, maps, priorities])
 
 
 def resources_from_env(environ: dict[str, str] | None = None) -> dict[str, object]:

@@ -39,12 +39,13 @@ UNPARTITIONED_INPUTS = [
 PER_QUARTER = [
     "speed_tiles",
     "gap_cells",
+    "gap_clusters",
     "province_summaries",
     "inequality",
     "gap_maps",
     "province_downloads",
 ]
-ACROSS_QUARTERS = ["gap_trends", "output_manifest"]
+ACROSS_QUARTERS = ["gap_trends", "investment_priorities", "output_manifest"]
 STATE_FILE = ".refresh_state.json"
 
 

@@ -25,6 +25,7 @@ __all__ = [
     "cell_class_map_png",
     "unserved_by_region_chart_png",
     "inequality_chart_png",
+    "priority_map_png",
 ]
 
 #: Colours of the service classes, worst to best (colour-blind-safe orange/blue scheme).
@@ -143,4 +144,54 @@ def inequality_chart_png(table: pd.DataFrame, *, sample: bool, source: str = "")
     ax.set_ylabel("index (0 = equal)")
     ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     ax.set_title(_title("Is the gap closing? Inequality of access by period", sample), fontsize=10)
+    return _finish(fig, f"{source} {ATTRIBUTION}".strip())
+
+
+def priority_map_png(
+    outlines: gpd.GeoDataFrame,
+    provinces: gpd.GeoDataFrame,
+    *,
+    title: str,
+    sample: bool,
+    source: str = "",
+    top: int = 20,
+) -> bytes:
+    """Gap clusters over province outlines: every cluster pale, the first ``top`` by ``rank``
+    in red and numbered at a point inside each, so the ranked table can be read off the map."""
+    fig, ax = plt.subplots(figsize=(5.5, 8))
+    _mainland(provinces).plot(ax=ax, color="#f2f2f2", edgecolor="#999999", linewidth=0.3)
+    if len(outlines):
+        outlines.plot(ax=ax, color="#fdae61", linewidth=0)
+        # a dot per cluster too: most clusters are a few hexagons, too small to see as areas
+        dots = outlines.geometry.representative_point()
+        ax.scatter(dots.x, dots.y, s=1.5, c="#f46d43", linewidths=0, rasterized=True)
+        best = outlines[outlines["rank"] <= top]
+        best.plot(ax=ax, color=CLASS_COLOURS["unserved"], edgecolor="black", linewidth=0.4)
+        points = best.geometry.representative_point()
+        for rank, pt in zip(best["rank"].tolist(), points, strict=True):
+            ax.annotate(
+                str(rank),
+                (pt.x, pt.y),
+                fontsize=6,
+                ha="center",
+                va="center",
+                color="white",
+                fontweight="bold",
+                bbox={
+                    "boxstyle": "circle,pad=0.2",
+                    "fc": CLASS_COLOURS["unserved"],
+                    "ec": "black",
+                    "lw": 0.4,
+                },
+            )
+    handles = [
+        Patch(color=CLASS_COLOURS["unserved"], label=f"top {top} gap clusters (numbered by rank)"),
+        Patch(color="#fdae61", label="other gap clusters"),
+    ]
+    ax.legend(handles=handles, loc="lower left", fontsize=7)
+    ax.set_xlim(101.8, 110.0)
+    ax.set_ylim(8.2, 23.6)
+    ax.set_aspect("equal")
+    ax.set_axis_off()
+    ax.set_title(_title(title, sample), fontsize=10)
     return _finish(fig, f"{source} {ATTRIBUTION}".strip())

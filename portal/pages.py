@@ -55,7 +55,50 @@ KIND_LABELS: dict[str, tuple[str, str]] = {
     "vn_cells_res6": ("ô H3 cả nước (độ phân giải 6)", "national H3 cells (resolution 6)"),
     "change": ("thay đổi giữa hai quý", "change between quarters"),
     "unserved_share": ("bản đồ tỷ lệ chưa được phục vụ", "map of share unserved"),
+    "mobile_priorities": (
+        "ưu tiên đầu tư: vùng chưa có 4G",
+        "investment priorities: clusters without 4G",
+    ),
+    "fixed_priorities": (
+        "ưu tiên đầu tư: vùng băng rộng cố định dưới 25/3 Mbps",
+        "investment priorities: fixed broadband below 25/3 Mbps",
+    ),
+    "mobile_priority_changes": ("thay đổi vùng chưa có 4G", "change of clusters without 4G"),
+    "fixed_priority_changes": (
+        "thay đổi vùng băng rộng cố định yếu",
+        "change of fixed broadband gap clusters",
+    ),
+    "mobile_gap_cluster_cells": (
+        "ô H3 của từng vùng chưa có 4G",
+        "H3 cells of each mobile cluster",
+    ),
+    "fixed_gap_cluster_cells": (
+        "ô H3 của từng vùng băng rộng cố định yếu",
+        "H3 cells of each fixed cluster",
+    ),
 }
+
+#: ``(Vietnamese, English)`` heading of each gap kind in the priorities section.
+PRIORITY_KINDS: dict[str, tuple[str, str]] = {
+    "mobile": ("Di động: nơi có người ở chưa có 4G", "Mobile: populated places without 4G"),
+    "fixed": (
+        "Cố định: băng rộng đo được dưới 25/3 Mbps",
+        "Fixed: measured broadband below 25/3 Mbps",
+    ),
+}
+_PRIORITY_FIELDS = (
+    "rank",
+    "province_34",
+    "province_34_name",
+    "province_63",
+    "province_63_name",
+    "region",
+    "population",
+    "area_km2",
+    "distance_km",
+    "mean_distance_km",
+    "people_per_km",
+)
 
 _VERSION_LABELS: dict[str, tuple[str, str]] = {
     "34": ("34 tỉnh, thành phố (từ 01/07/2025)", "34 provinces (since 1 July 2025)"),
@@ -171,6 +214,76 @@ def province_redirect(version: str, code: str, suffix: str = "") -> Response:
     return RedirectResponse(f"/provinces/{version}/{code}{suffix}", status_code=308)
 
 
+def _number(value: Any) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return float(value)
+
+
+def priorities_context(catalogue: Catalogue) -> dict[str, Any] | None:
+    """The national top gap clusters the manifest carries (``priorities``), checked field by
+    field (the manifest is data, not code), with their files when the manifest lists them."""
+    raw = catalogue.extra.get("priorities")
+    if not isinstance(raw, dict) or not isinstance(raw.get("kinds"), dict):
+        return None
+    kinds = []
+    for kind, entry in raw["kinds"].items():
+        if kind not in PRIORITY_KINDS or not isinstance(entry, dict):
+            continue
+        rows = []
+        for rec in entry.get("top") or []:
+            if not isinstance(rec, dict):
+                continue
+            row = {k: rec.get(k) for k in _PRIORITY_FIELDS}
+            for k in (
+                "rank",
+                "population",
+                "area_km2",
+                "distance_km",
+                "mean_distance_km",
+                "people_per_km",
+            ):
+                row[k] = _number(row[k])
+            for k in (
+                "province_34",
+                "province_34_name",
+                "province_63",
+                "province_63_name",
+                "region",
+            ):
+                row[k] = str(row[k]) if row[k] is not None else ""
+            if row["rank"] is None:
+                continue
+            row["province_34_known"] = row["province_34"] in catalogue.provinces.get("34", {})
+            rows.append(row)
+        files = [
+            catalogue.files[p]
+            for p in (entry.get("files") or {}).values()
+            if isinstance(p, str) and p in catalogue.files
+        ]
+        change = entry.get("change") if isinstance(entry.get("change"), dict) else None
+        change_file = catalogue.files.get(change.get("file")) if change else None
+        counts = change.get("counts") if change else None
+        kinds.append(
+            {
+                "kind": kind,
+                "label": PRIORITY_KINDS[kind],
+                "rule": str((entry.get("rule") or {}).get("description", "")),
+                "clusters": _number(entry.get("clusters")),
+                "people": _number(entry.get("people")),
+                "rows": rows,
+                "files": files + ([change_file] if change_file else []),
+                "change_since": str(change.get("since", "")) if change else "",
+                "change_counts": {str(k): int(v) for k, v in counts.items() if isinstance(v, int)}
+                if isinstance(counts, dict)
+                else {},
+            }
+        )
+    if not kinds:
+        return None
+    return {"period": str(raw.get("period", "")), "kinds": kinds}
+
+
 def index_context(catalogue: Catalogue) -> dict[str, Any]:
     """What ``index.html`` shows: per version, every province with its files, and the rest."""
     versions = []
@@ -191,6 +304,7 @@ def index_context(catalogue: Catalogue) -> dict[str, Any]:
         "sample": catalogue.sample,
         "versions": versions,
         "other": catalogue.other,
+        "priorities": priorities_context(catalogue),
         "n_files": len(catalogue.files),
         "total_bytes": sum(f.bytes for f in catalogue.files.values()),
     }

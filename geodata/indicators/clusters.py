@@ -2,7 +2,11 @@
 
 A *gap cell* is a populated H3 cell that a named :class:`GapRule` says lacks service; a *gap
 cluster* is a connected group of gap cells (two cells are neighbours when they touch:
-``grid_disk(cell, 1)``). For every cluster we measure how far the nearest served cell is (the
+``grid_disk(cell, 1)``) of one province in both boundary versions: by default
+(``split_by_province``) two touching gap cells join only when they share their 34- and their
+63-system province, so each cluster has one province of each version, a province's clusters hold
+exactly its gap population, and one national gap cannot swallow half the country into a single
+"cluster" that no provincial planner owns. For every cluster we measure how far the nearest served cell is (the
 extension a mobile site or a fibre run needs to reach it) and score it by **people per km of
 extension**::
 
@@ -31,7 +35,9 @@ cell centres, queried with all gap cell centres at once; chord -> arc on the H3 
 run has 565 mobile and 1,745 fixed clusters; fine below ~50k clusters).
 
 Caveat: the distance is to the cluster's *nearest* served cell, so a large cluster that touches
-coverage anywhere scores as if one km of extension reached all its people.
+coverage anywhere scores as if one km of extension reached all its people. ``mean_distance_km``
+(population-weighted mean distance of the cluster's cells to their nearest served cell) says how
+deep the gap reaches, and is printed beside the score.
 
 Examples
 --------
@@ -106,12 +112,14 @@ class GapRule:
         ``fixed_class == "unserved"``)
     min_tech_rank : mobile only: rank in ``TECH_RANK`` from which a cell is served (default 4G)
     min_distance_km : floor of the distance in the score ``population / max(distance, floor)``
+    split_by_province : join touching gap cells only within one province of both versions
     """
 
     name: str
     kind: GapKind
     min_tech_rank: int = _RANK_4G
     min_distance_km: float = 1.0
+    split_by_province: bool = True
 
     def __post_init__(self) -> None:
         if not str(self.name).strip():
@@ -135,9 +143,14 @@ class GapRule:
             served = (
                 "fixed class served or underserved (measured at or above the unserved threshold)"
             )
+        split = (
+            "touching gap cells of the same province (both boundary versions)"
+            if self.split_by_province
+            else "touching gap cells"
+        )
         return (
-            f"gap: {gap}; served: {served}; score: people / max(distance to the nearest served "
-            f"cell centre in km, {self.min_distance_km:g})"
+            f"gap: {gap}; served: {served}; cluster: {split}; score: people / max(distance to "
+            f"the nearest served cell centre in km, {self.min_distance_km:g})"
         )
 
     def as_dict(self) -> dict[str, Any]:
@@ -187,14 +200,19 @@ def _unit_vectors(cells: npt.NDArray[np.uint64]) -> npt.NDArray[np.float64]:
     return np.column_stack([np.cos(lat) * np.cos(lng), np.cos(lat) * np.sin(lng), np.sin(lat)])
 
 
-def _label_components(gap: npt.NDArray[np.uint64]) -> npt.NDArray[np.int64]:
-    """Connected-component label of each (sorted, unique) gap cell under grid_disk(1) adjacency."""
+def _label_components(
+    gap: npt.NDArray[np.uint64], group: npt.NDArray[np.int64] | None = None
+) -> npt.NDArray[np.int64]:
+    """Connected-component label of each (sorted, unique) gap cell under grid_disk(1) adjacency,
+    joining only cells of the same ``group`` when it is given."""
     n = gap.size
     if n == 0:
         return np.zeros(0, np.int64)
     disk, origin = grid_disk(gap, 1)
     pos = np.minimum(np.searchsorted(gap, disk), n - 1)
     hit = gap[pos] == disk
+    if group is not None:
+        hit &= group[origin] == group[pos]
     graph = coo_array(
         (np.ones(int(hit.sum()), np.int8), (origin[hit], pos[hit])), shape=(n, n)
     ).tocsr()
@@ -234,6 +252,7 @@ def _empty_clusters() -> pd.DataFrame:
             "code_63": pd.Series(dtype="string"),
             "region_id": pd.Series(dtype="string"),
             "distance_km": pd.Series(dtype=np.float64),
+            "mean_distance_km": pd.Series(dtype=np.float64),
             "grid_steps": pd.Series(dtype=np.int64),
             "people_per_km": pd.Series(dtype=np.float64),
             "rank_within_province_34": pd.Series(dtype=np.int64),
@@ -263,6 +282,7 @@ def find_gap_clusters(
         ``n_cells, population, area_km2``, ``code_34, code_63, region_id`` (the unit holding most
         of the cluster's people; ties -> lowest code), ``distance_km`` (great-circle km from the
         nearest gap cell centre to the nearest served cell centre; NaN when nothing is served),
+        ``mean_distance_km`` (population-weighted mean over its cells of that distance),
         ``grid_steps`` (H3 grid distance of that pair; -1 unknown), ``people_per_km``,
         ``rank_within_province_34/63``, ``seed_cell`` (lowest cell id), ``nearest_gap_cell``,
         ``nearest_served_cell`` and ``rule`` (its name). ``attrs["gap_rule"]`` holds
@@ -294,7 +314,15 @@ def find_gap_clusters(
         )
         return empty, members
 
-    labels = _label_components(gap)
+    group = None
+    if rule.split_by_province:
+        keys = (
+            sub["code_34"].astype("string").fillna("")
+            + "|"
+            + sub["code_63"].astype("string").fillna("")
+        )
+        group = pd.factorize(keys)[0].astype(np.int64)
+    labels = _label_components(gap, group)
     n = int(labels.max()) + 1
     pop = sub["population"].to_numpy(np.float64)
     n_cells = np.bincount(labels, minlength=n)
@@ -306,6 +334,7 @@ def find_gap_clusters(
     # distance from every gap cell centre to the nearest served cell centre, min per cluster
     served = all_cells[served_mask(cells, rule)]
     distance = np.full(n, np.nan)
+    mean_distance = np.full(n, np.nan)
     near_gap = np.zeros(n, np.uint64)
     near_served = np.zeros(n, np.uint64)
     if served.size:
@@ -314,6 +343,11 @@ def find_gap_clusters(
         by = np.lexsort((gap, km, labels))  # per label: smallest distance, then lowest cell
         first = by[np.r_[True, labels[by][1:] != labels[by][:-1]]]
         distance[labels[first]] = km[first]
+        weight = np.bincount(labels, weights=pop, minlength=n)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            mean_distance = np.where(
+                weight > 0, np.bincount(labels, weights=pop * km, minlength=n) / weight, np.nan
+            )
         near_gap[labels[first]] = gap[first]
         near_served[labels[first]] = served[idx[first]]
     steps = _grid_steps(near_gap, near_served)
@@ -328,6 +362,7 @@ def find_gap_clusters(
             "code_63": _majority(labels, sub["code_63"], pop).sort_index().to_numpy(),
             "region_id": _majority(labels, sub["region_id"], pop).sort_index().to_numpy(),
             "distance_km": distance,
+            "mean_distance_km": mean_distance,
             "grid_steps": steps,
             "people_per_km": score,
             "seed_cell": seed,

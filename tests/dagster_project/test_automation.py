@@ -29,6 +29,8 @@ def test_definitions_load(resources):
         "inequality",
         "gap_maps",
         "gap_trends",
+        "gap_clusters",
+        "investment_priorities",
         "output_manifest",
     } <= names
     assert {s.name for s in defs.schedules} == {"nightly_refresh", "nightly_speed_tiles_refresh"}

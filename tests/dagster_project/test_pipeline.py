@@ -17,6 +17,7 @@ from dagster_project.defs.automation.schedules import (
 )
 from dagster_project.resources import DirectoryInputs
 from dagster_project.run import refresh
+from geodata.indicators.clusters import GAP_RULES, gap_mask
 from geodata.reference import province_codes
 from tests.geodata.rfc7946_check import assert_rfc7946
 
@@ -141,3 +142,34 @@ def test_provincial_downloads_for_both_versions_are_rfc7946(refreshed):
             assert doc["provenance"]["boundary_version"] == version
     manifest = json.loads((out / "manifest.json").read_text())
     assert "downloads/34/04_cao-bang/2026Q3_cells.geojson" in {f["path"] for f in manifest["files"]}
+
+
+def test_investment_priorities_per_province_and_national(refreshed):
+    out = refreshed["out"]
+    cells = gpd.read_parquet(out / "cells" / "gap_cells_2026Q3_res8.parquet")
+    manifest = json.loads((out / "manifest.json").read_text())
+    listed = {f["path"] for f in manifest["files"]}
+    prio = manifest["priorities"]
+    assert prio["period"] == "2026Q3" and set(prio["kinds"]) == {"mobile", "fixed"}
+    for kind, entry in prio["kinds"].items():
+        assert len(entry["top"]) == min(20, entry["clusters"])
+        assert [r["rank"] for r in entry["top"]] == list(range(1, len(entry["top"]) + 1))
+        assert set(entry["files"].values()) <= listed
+        assert entry["change"]["since"] == "2026Q2" and entry["change"]["file"] in listed
+        national = pd.read_csv(out / entry["files"]["csv"], dtype={"province_34": str})
+        assert len(national) == entry["clusters"]
+        assert_rfc7946(out / entry["files"]["geojson"])
+        rule = GAP_RULES[kind]
+        gap_people = cells.loc[gap_mask(cells, rule), "population"].sum()
+        assert national["population"].sum() == pytest.approx(gap_people, abs=len(national))
+        for version in ("34", "63"):
+            stem = f"downloads/{version}/04_cao-bang/2026Q3_{kind}_priorities"
+            assert f"{stem}.csv" in listed and f"{stem}.geojson" in listed
+            assert_rfc7946(out / f"{stem}.geojson")
+            doc = json.loads((out / f"{stem}.geojson").read_text(encoding="utf-8"))
+            assert doc["provenance"]["gap_rule"]["name"] == rule.name
+            assert doc["provenance"]["sample"] is True
+            table = pd.read_csv(out / f"{stem}.csv")
+            assert table[f"rank_in_province_{version}"].tolist() == list(range(1, len(table) + 1))
+            assert len(doc["features"]) == len(table)
+    assert (out / "maps" / "mobile_priorities_2026Q3.png").read_bytes()[:4] == b"\x89PNG"

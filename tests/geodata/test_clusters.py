@@ -145,6 +145,18 @@ def test_distance_is_min_great_circle_and_grid_steps_match_h3(ranks):
         assert row.grid_steps == h3.grid_distance(a, b)
         assert row.grid_steps >= min(h3.grid_distance(g, s) for g in gap for s in served)
         assert row.people_per_km == pytest.approx(row.population / max(row.distance_km, 1.0))
+        # population-weighted mean of each cell's own nearest distance (equal weights here)
+        mean = np.mean(
+            [
+                min(
+                    h3.great_circle_distance(h3.cell_to_latlng(g), h3.cell_to_latlng(s), unit="km")
+                    for s in served
+                )
+                for g in gap
+            ]
+        )
+        assert row.mean_distance_km == pytest.approx(mean, rel=1e-9)
+        assert row.mean_distance_km >= row.distance_km - 1e-12
 
 
 @pytest.mark.parametrize("k", [1, 2, 4, 6])
@@ -220,11 +232,40 @@ def test_majority_province_ties_go_to_lowest_code():
     cells = table(
         [0, 0], pop=[5.0, 5.0], codes=["79", "01"], cells=[h3.str_to_int(a), h3.str_to_int(b)]
     )
-    cl, _ = find_gap_clusters(cells, MOBILE_GAP)
+    across = GapRule(name="across provinces", kind="mobile", split_by_province=False)
+    cl, _ = find_gap_clusters(cells, across)
+    assert len(cl) == 1
     assert cl.loc[0, "code_34"] == "01" and cl.loc[0, "region_id"] == "r01"
     cells.loc[0, "population"] = 6.0
-    cl, _ = find_gap_clusters(cells, MOBILE_GAP)
+    cl, _ = find_gap_clusters(cells, across)
     assert cl.loc[0, "code_34"] == "79"
+    # the default rule splits at the provincial border: one cluster per province
+    cl, members = find_gap_clusters(cells, MOBILE_GAP)
+    assert sorted(cl["code_34"]) == ["01", "79"] and members["cluster_id"].nunique() == 2
+
+
+@settings(max_examples=40, deadline=None)
+@given(ranks=ranks_st, seed=st.integers(0, 2**32 - 1))
+def test_clusters_split_by_province_equal_flood_fill_per_province(ranks, seed):
+    """Random provinces per cell (both versions): clusters are the flood fill of each
+    province's gap cells, each cluster has one province, and provinces' gap people add up."""
+    rng = np.random.default_rng(seed)
+    pop = rng.choice([0.0, 2.0, 7.5], size=len(DISK))
+    code34 = rng.choice(["01", "79"], size=len(DISK))
+    code63 = np.where(rng.random(len(DISK)) < 0.3, "02", code34)
+    cells = table(ranks, pop, code34)
+    cells["code_63"] = pd.array(code63, dtype="string")
+    cl, members = find_gap_clusters(cells, MOBILE_GAP)
+    r = np.asarray(ranks)
+    in_gap = (r >= 0) & (r < 3) & (pop > 0)
+    want: set[frozenset[str]] = set()
+    for key in set(zip(code34[in_gap], code63[in_gap], strict=True)):
+        sel = in_gap & (code34 == key[0]) & (code63 == key[1])
+        want |= set(flood_fill({c for c, s in zip(DISK, sel, strict=True) if s}))
+    assert partition(members) == want
+    got = cl.groupby("code_63")["population"].sum()
+    expect = pd.Series(pop[in_gap]).groupby(code63[in_gap]).sum()
+    np.testing.assert_allclose(got.reindex(expect.index).to_numpy(float), expect.to_numpy(float))
 
 
 def test_bad_input_raises():

@@ -184,13 +184,18 @@ def province_downloads(
     deps=[gap_maps, gap_trends, province_downloads],
     kinds={"json"},
 )
-def output_manifest(outputs: OutputStore, inputs: InputSource) -> dg.MaterializeResult:
+def output_manifest(
+    outputs: OutputStore, inputs: InputSource, investment_priorities: dict
+) -> dg.MaterializeResult:
     """manifest.json: every published file with its size and sha256 (and features and period for
-    GeoJSON), so downloads can be verified; then the set is published as a new generation
-    (``current`` -> ``published/<generation>``, see geodata.publication)."""
+    GeoJSON), so downloads can be verified, and the national investment priorities (top 20);
+    then the set is published as a new generation (``current`` -> ``published/<generation>``,
+    see geodata.publication)."""
     inv = inputs.inventory()
     with refresh_lock(outputs.root()):  # one publisher at a time (make run, dagster dev)
-        path = build_manifest(outputs.root(), extra={"sample": inv.sample})
+        path = build_manifest(
+            outputs.root(), extra={"sample": inv.sample, "priorities": investment_priorities}
+        )
         generation = publish_generation(outputs.root())
     n = len(json.loads(path.read_text(encoding="utf-8"))["files"])
     return dg.MaterializeResult(

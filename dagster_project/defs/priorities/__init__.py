@@ -1,0 +1,1 @@
+"""Investment priorities: gap clusters and where to act first."""

@@ -1,0 +1,189 @@
+"""Investment priorities: gap clusters ranked by people per km of extension, and their change."""
+
+import time
+
+import dagster as dg
+import pandas as pd
+
+from dagster_project.metadata import png_md, provenance_metadata
+from dagster_project.partitions import quarters
+from dagster_project.resources import InputSource, OutputStore, PipelineSettings
+from geodata.indicators.clusters import gap_mask
+from geodata.indicators.service import DEFAULT_THRESHOLDS
+from geodata.maps import priority_map_png
+from geodata.priorities import (
+    PRIORITIES_DIR,
+    TOP_N,
+    GapPriorities,
+    find_priorities,
+    priority_changes,
+    top_records,
+    write_priorities,
+    write_priority_changes,
+)
+from geodata.provenance import atomic_write_bytes
+from geodata.publish import provenance_record
+from geodata.reference import load_provinces
+
+#: Columns of the top-20 table shown in the UI.
+_UI_COLUMNS = {
+    "rank": "rank",
+    "province_34_name": "province (34)",
+    "province_63_name": "province (63)",
+    "population": "people",
+    "area_km2": "km²",
+    "distance_km": "km to served",
+    "mean_distance_km": "mean km",
+    "people_per_km": "people per km",
+}
+
+
+def _top_md(records: list[dict]) -> dg.MetadataValue:
+    if not records:
+        return dg.MetadataValue.md("_no gap clusters_")
+    df = pd.DataFrame(records)[list(_UI_COLUMNS)]
+    for col in ("population", "people_per_km"):
+        df[col] = df[col].round(0).astype("Int64")
+    df = df.rename(columns=_UI_COLUMNS)
+    return dg.MetadataValue.md(df.to_markdown(index=False, floatfmt=",.1f", intfmt=","))
+
+
+def _source_line(sample: bool) -> str:
+    return (
+        "Source: SYNTHETIC sample inputs (geodata.sample)."
+        if sample
+        else "Source: input files, see provenance."
+    )
+
+
+@dg.asset(
+    automation_condition=dg.AutomationCondition.eager(),
+    group_name="priorities",
+    partitions_def=quarters,
+    kinds={"geojson", "csv", "png"},
+    check_specs=[dg.AssetCheckSpec("gap_population_in_clusters", asset="gap_clusters")],
+)
+def gap_clusters(
+    context: dg.AssetExecutionContext,
+    inputs: InputSource,
+    outputs: OutputStore,
+    settings: PipelineSettings,
+    gap_cells: pd.DataFrame,
+):
+    """Where to act first: connected groups of populated res-8 cells without 4G (mobile) or with
+    measured fixed broadband below 25/3 Mbps (fixed), one province of both versions each, ranked by
+    people per km from the nearest served cell. National and per-province CSV + GeoJSON outlines."""
+    t0 = time.perf_counter()
+    inv = inputs.inventory()
+    quarter = context.partition_key
+    results = find_priorities(gap_cells)
+    found = time.perf_counter() - t0
+    prov = provenance_record(
+        inv, quarter=quarter, h3_resolution=settings.h3_resolution, thresholds=DEFAULT_THRESHOLDS
+    )
+    listing, outlines = write_priorities(results, quarter, outputs.root(), prov)
+    provinces = load_provinces("34", simplified=True)
+    meta: dict = provenance_metadata(inv, quarter=quarter)
+    for kind, res in results.items():
+        png = priority_map_png(
+            outlines[kind],
+            provinces,
+            title=f"Top {TOP_N} {kind} gap clusters by people per km, {quarter}",
+            sample=inv.sample,
+            source=_source_line(inv.sample),
+            top=TOP_N,
+        )
+        atomic_write_bytes(outputs.file("maps", f"{kind}_priorities_{quarter}.png"), png)
+        meta[f"{kind}_rule"] = res.rule.description
+        meta[f"{kind}_clusters"] = len(res.clusters)
+        meta[f"{kind}_people_in_clusters"] = round(res.people)
+        meta[f"{kind}_top{TOP_N}"] = _top_md(top_records(res))
+        meta[f"{kind}_map"] = png_md(png, f"top {TOP_N} {kind} gap clusters")
+        meta[f"{kind}_national_csv"] = dg.MetadataValue.path(
+            str(outputs.file(PRIORITIES_DIR, f"{kind}_priorities_{quarter}.csv"))
+        )
+    meta["files"] = len(listing)
+    meta["bytes_total"] = int(listing["bytes"].sum())
+    meta["seconds_clusters"] = round(found, 2)
+    meta["seconds_total"] = round(time.perf_counter() - t0, 2)
+    yield dg.Output(results, metadata=meta)
+
+    # conservation: every gap cell is in exactly one cluster of its own province
+    worst = 0.0
+    checked: dict[str, float] = {}
+    for kind, res in results.items():
+        in_gap = gap_cells.loc[gap_mask(gap_cells, res.rule)]
+        for version in ("34", "63"):
+            want = in_gap.groupby(f"code_{version}", observed=True)["population"].sum()
+            got = res.clusters.groupby(f"code_{version}", observed=True)["population"].sum()
+            diff = (want - got.reindex(want.index).fillna(0.0)).abs()
+            worst = max(worst, float(diff.max()) if len(diff) else 0.0)
+        checked[kind] = float(in_gap["population"].sum())
+        worst = max(worst, abs(len(in_gap) - len(res.members)))
+    yield dg.AssetCheckResult(
+        check_name="gap_population_in_clusters",
+        passed=bool(worst <= 1e-6 * max(1.0, max(checked.values(), default=1.0))),
+        metadata={
+            "gap_population": dg.MetadataValue.json({k: round(v) for k, v in checked.items()}),
+            "largest_province_difference": worst,
+        },
+    )
+
+
+@dg.asset(
+    automation_condition=dg.AutomationCondition.eager(),
+    group_name="priorities",
+    kinds={"csv", "json"},
+)
+def investment_priorities(
+    context: dg.AssetExecutionContext,
+    inputs: InputSource,
+    outputs: OutputStore,
+    gap_clusters: dict[str, dict[str, GapPriorities]],
+) -> dg.Output[dict]:
+    """The national top 20 of the latest quarter for each gap kind, and change over time: gap
+    clusters that closed, shrank, grew or are new since the previous quarter (CSV per pair)."""
+    inv = inputs.inventory()
+    periods = sorted(gap_clusters)
+    latest = periods[-1]
+    summary: dict = {"period": latest, "sample": inv.sample, "kinds": {}}
+    meta: dict = {"periods": dg.MetadataValue.json(periods), "latest": latest}
+    for kind, res in gap_clusters[latest].items():
+        entry: dict = {
+            "rule": res.rule.as_dict(),
+            "clusters": len(res.clusters),
+            "people": round(res.people),
+            "top": top_records(res),
+            "files": {
+                ext: f"{PRIORITIES_DIR}/{kind}_priorities_{latest}.{ext}"
+                for ext in ("csv", "geojson")
+            },
+        }
+        for prev, cur in zip(periods, periods[1:], strict=False):
+            if kind not in gap_clusters[prev]:
+                continue
+            changes = priority_changes(gap_clusters[prev][kind], gap_clusters[cur][kind])
+            path = write_priority_changes(changes, kind, prev, cur, outputs.root())
+            if cur == latest:
+                counts = changes["status"].value_counts()
+                entry["change"] = {
+                    "since": prev,
+                    "counts": {str(k): int(v) for k, v in counts.items()},
+                    "people_in_closed": round(
+                        float(
+                            changes.loc[changes["status"] == "closed", "population_previous"].sum()
+                        )
+                    ),
+                    "file": str(path.relative_to(outputs.root())),
+                }
+                meta[f"{kind}_change_since_{prev}"] = dg.MetadataValue.json(entry["change"])
+        summary["kinds"][kind] = entry
+        meta[f"{kind}_top{TOP_N}_{latest}"] = _top_md(entry["top"])
+        meta[f"{kind}_clusters"] = entry["clusters"]
+        png = outputs.file("maps", f"{kind}_priorities_{latest}.png")
+        if png.exists():
+            meta[f"{kind}_map_{latest}"] = png_md(png.read_bytes(), f"{kind} priorities")
+    context.log.info(
+        "; ".join(f"{k}: {v['clusters']} clusters" for k, v in summary["kinds"].items())
+    )
+    return dg.Output(summary, metadata=meta)
