@@ -54,15 +54,27 @@ import geopandas as gpd
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+from h3ronpy import cells_to_string
 
 from geodata.cell_table import assign_provinces, rollup_cell_table
 from geodata.errors import InputError, SchemaError
 from geodata.kernels.cells import cells_resolution
 from geodata.provenance import atomic_write_bytes
-from geodata.publish import cells_geodataframe
+from geodata.publish import cells_rings, manifest_hint
 from geodata.reference import BOUNDARY_VERSIONS, load_provinces, province_names
 from geodata.technology import TECH_RANK
-from geodata.writers.geojson import geojson_bytes
+from geodata.writers.geojson import (
+    collection_bytes,
+    collection_header,
+    collection_size,
+    feature_texts,
+    geojson_bytes,
+    properties_texts,
+    property_texts,
+    ring_geometry_texts,
+)
 
 __all__ = [
     "CELL_PROPERTIES",
@@ -233,16 +245,47 @@ def _tech_labels(rank: pd.Series) -> pd.Series:
     return pd.Series(pd.array(labels, dtype="string"), index=rank.index)
 
 
-def _base_properties(gdf: gpd.GeoDataFrame, version: str) -> gpd.GeoDataFrame:
-    """The published base-cell frame of one version (:data:`CELL_PROPERTIES` + geometry)."""
-    props = _labels(gdf[f"code_{version}"], version, f"code_{version}")
+_LABELS = ("code", "name", "name_ascii")
+
+
+def _cell_value_texts(table: pd.DataFrame) -> tuple[pa.Array, pa.Array]:
+    """Rendered properties text of the base-cell properties that do not depend on the boundary
+    version: (``h3``, the ones after the province labels), rounded for publication."""
+    props = pd.DataFrame(index=table.index)
     for col in CELL_PROPERTIES:
+        if col in _LABELS:
+            continue
         if col == "best_tech":
-            props[col] = _tech_labels(gdf["best_tech_rank"])
-        elif col not in props:
-            props[col] = gdf[col].astype("string") if col.endswith("_class") else gdf[col]
-    props = _round_columns(props[list(CELL_PROPERTIES)])
-    return gpd.GeoDataFrame(props, geometry=gdf.geometry.to_numpy(), crs=gdf.crs)
+            props[col] = _tech_labels(table["best_tech_rank"])
+        else:
+            props[col] = table[col].astype("string") if col.endswith("_class") else table[col]
+    props = _round_columns(props)
+    texts = {col: property_texts(props[col]) for col in props.columns}
+    head = properties_texts({"h3": texts.pop("h3")})
+    return head, properties_texts(texts)
+
+
+_GEOMETRY_CACHE: dict[int, tuple[npt.NDArray[np.uint64], pa.Array]] = {}
+
+
+def _cell_geometry_texts(cells: npt.NDArray[np.uint64], res: int) -> pa.Array:
+    """:func:`ring_geometry_texts` of the cells. The last call's texts are kept per resolution:
+    the cells of the next quarter are mostly the same, so only new cells are rendered."""
+    known, texts = _GEOMETRY_CACHE.get(res, (np.zeros(0, np.uint64), None))
+    pos = np.searchsorted(known, cells).clip(0, max(len(known) - 1, 0))
+    hit = (known[pos] == cells) if len(known) else np.zeros(len(cells), bool)
+    new = np.flatnonzero(~hit)
+    fresh = ring_geometry_texts(*cells_rings(cells[new]))
+    if texts is None or not hit.any():
+        out = fresh
+    else:
+        # rows of the result: cached texts where known, then the fresh ones
+        take = np.where(hit, pos, 0).astype(np.int64)
+        take[new] = len(known) + np.arange(len(new))
+        out = pa.concat_arrays([texts, fresh]).take(pa.array(take))
+    order = np.argsort(cells, kind="stable")
+    _GEOMETRY_CACHE[res] = (cells[order], out.take(pa.array(order)))
+    return out
 
 
 def _coarse_frame(cells: pd.DataFrame, res: int) -> pd.DataFrame:
@@ -257,15 +300,50 @@ def _coarse_frame(cells: pd.DataFrame, res: int) -> pd.DataFrame:
     return coarse
 
 
-def _coarse_properties(coarse: pd.DataFrame, labels: pd.DataFrame) -> gpd.GeoDataFrame:
-    """The published coarse-cell frame (:data:`COARSE_PROPERTIES` + geometry)."""
-    gdf = cells_geodataframe(coarse.reset_index(drop=True))
+def _coarse_features(coarse: pd.DataFrame, labels: pd.DataFrame) -> _Rendered:
+    """The published coarse cells (:data:`COARSE_PROPERTIES`), rendered."""
+    coarse = coarse.reset_index(drop=True)
+    cells = coarse["cell"].to_numpy(np.uint64)
     props = labels.reset_index(drop=True).copy()
+    props["h3"] = _h3_strings(cells)
     for col in COARSE_PROPERTIES:
         if col not in props:
-            props[col] = gdf[col].to_numpy()
+            props[col] = coarse[col].to_numpy()
     props = _round_columns(props[list(COARSE_PROPERTIES)])
-    return gpd.GeoDataFrame(props, geometry=gdf.geometry.to_numpy(), crs=gdf.crs)
+    return _Rendered(feature_texts(props, ring_geometry_texts(*cells_rings(cells))))
+
+
+def _h3_strings(cells: npt.NDArray[np.uint64]) -> npt.NDArray[np.object_]:
+    return pa.array(cells_to_string(pa.array(cells, type=pa.uint64()))).to_numpy(
+        zero_copy_only=False
+    )
+
+
+class _Rendered:
+    """Features rendered once (:func:`geodata.writers.geojson.feature_texts`), in file order:
+    the bytes of rows ``a..b`` are one contiguous slice, their size known without encoding."""
+
+    def __init__(self, texts: pa.Array):
+        texts = texts.cast(pa.large_string())
+        if texts.offset or texts.null_count:
+            texts = pa.concat_arrays([texts.fill_null("")])
+        self.n = len(texts)
+        offsets = np.frombuffer(texts.buffers()[1], dtype=np.int64, count=self.n + 1)
+        self.offsets = offsets
+        self.data = texts.buffers()[2]
+
+    def nbytes(self, a: int, b: int) -> int:
+        return int(self.offsets[b] - self.offsets[a])
+
+    def sample_nbytes(self, a: int, b: int, k: int) -> int:
+        """Bytes of ``k`` evenly spread features of rows ``a..b``."""
+        pick = a + np.linspace(0, b - a - 1, k).astype(np.int64)
+        return int((self.offsets[pick + 1] - self.offsets[pick]).sum())
+
+    def body(self, a: int, b: int) -> bytes:
+        if a == b:
+            return b""
+        return self.data[int(self.offsets[a]) : int(self.offsets[b])].to_pybytes()
 
 
 def province_summary_geodataframe(
@@ -334,32 +412,26 @@ class _Writer:
         self.base = base
         self.provenance = {**provenance, "period": quarter, "h3_resolution_base": base}
         self.rows: list[dict[str, Any]] = []
+        self.hints: list[dict[str, Any]] = []
+
+    def header(self, **extra: Any) -> bytes:
+        return collection_header({**self.provenance, **extra})
 
     def encode(self, gdf: gpd.GeoDataFrame, **extra: Any) -> bytes:
         return geojson_bytes(gdf, provenance={**self.provenance, **extra})
 
     def write(self, rel: str, data: bytes, **row: Any) -> None:
-        atomic_write_bytes(self.out_dir / rel, data)
+        dest = atomic_write_bytes(self.out_dir / rel, data)
         self.rows.append({"path": rel, **row, "bytes": len(data)})
-
-
-def _encode_or_estimate(
-    w: _Writer, gdf: gpd.GeoDataFrame, meta: dict[str, Any]
-) -> tuple[bytes | None, float]:
-    """``(bytes, size)`` of a small frame; ``(None, estimated size)`` of a large one, from an
-    evenly spread sample of its features."""
-    n = len(gdf)
-    if n <= 2 * _SAMPLE:
-        data = w.encode(gdf, **meta)
-        return data, float(len(data))
-    sample = gdf.iloc[np.linspace(0, n - 1, _SAMPLE).astype(np.int64)]
-    empty = len(w.encode(gdf.iloc[:0], **meta))
-    return None, empty + (len(w.encode(sample, **meta)) - empty) * n / _SAMPLE
+        self.hints.append(
+            manifest_hint(dest, self.out_dir, data, features=row["features"], period=self.quarter)
+        )
 
 
 def _province_cells_bytes(
     w: _Writer,
-    base: gpd.GeoDataFrame,
+    rendered: _Rendered,
+    span: tuple[int, int],
     table: pd.DataFrame,
     labels: pd.DataFrame,
     extra: dict[str, Any],
@@ -368,19 +440,27 @@ def _province_cells_bytes(
 ) -> tuple[bytes, int, int]:
     """The finest file of one province's cells within ``max_bytes``: (bytes, resolution, n).
 
-    A resolution whose estimated size is clearly over the budget is skipped without encoding
-    it whole; the file kept is always measured exactly.
+    Sizes come from the rendered features. A resolution with more than ``2 * _SAMPLE`` features
+    is first estimated from ``_SAMPLE`` evenly spread ones and skipped when clearly over the
+    budget (the resolution note reports that estimate); the file kept is always measured exactly.
     """
-    res, gdf, first = w.base, base, None
+    res, first = w.base, None
+    (a, b) = span
     note: dict[str, str] = {}
     while True:
-        meta = {**extra, "h3_resolution": res, **note}
-        data, size = _encode_or_estimate(w, gdf, meta)
-        if data is None and size <= _MARGIN * max_bytes:
-            data = w.encode(gdf, **meta)
-            size = len(data)
-        if data is not None and size <= max_bytes:
-            return data, res, len(gdf)
+        header = w.header(**extra, h3_resolution=res, **note)
+        n = b - a
+        exact = n <= 2 * _SAMPLE
+        if exact:
+            size: float = collection_size(header, rendered.nbytes(a, b))
+        else:
+            empty = collection_size(header, 0)
+            sample = collection_size(header, rendered.sample_nbytes(a, b, _SAMPLE))
+            size = empty + (sample - empty) * n / _SAMPLE
+            if size <= _MARGIN * max_bytes:
+                size, exact = collection_size(header, rendered.nbytes(a, b)), True
+        if exact and size <= max_bytes:
+            return collection_bytes(header, rendered.body(a, b)), res, n
         first = first or size
         if res <= coarse_res:
             raise ValueError(
@@ -390,7 +470,8 @@ def _province_cells_bytes(
             )
         res -= 1
         coarse = _coarse_frame(table, res)
-        gdf = _coarse_properties(coarse, labels.iloc[np.zeros(len(coarse), np.int64)])
+        rendered = _coarse_features(coarse, labels.iloc[np.zeros(len(coarse), np.int64)])
+        a, b = 0, rendered.n
         note = {
             "resolution_note": (
                 f"cells aggregated from res {w.base} to res {res} within the province, the res "
@@ -409,6 +490,7 @@ def write_province_downloads(
     *,
     max_bytes: int = 10_000_000,
     coarse_res: int = 6,
+    manifest_hints: list[dict[str, Any]] | None = None,
 ) -> pd.DataFrame:
     """Write the per-province and national GeoJSON downloads of one quarter (both versions).
 
@@ -426,6 +508,9 @@ def write_province_downloads(
     max_bytes : size budget of each per-province file
     coarse_res : resolution of the national cells files, and the coarsest a province's cells
         may be aggregated to under the budget
+    manifest_hints : when given, the manifest entry of every file written (size, mtime, sha256
+        of the bytes written, features, period; :func:`geodata.publish.manifest_hint`) is
+        appended, for :func:`geodata.publish.write_manifest_hints`
 
     Returns
     -------
@@ -455,22 +540,41 @@ def write_province_downloads(
         raise ValueError(f"coarse_res must be in 0..{base_res - 1}, got {coarse_res}")
     w = _Writer(Path(out_dir), quarter, provenance, base_res)
     table = cells.reset_index(drop=True)
-    gdf = cells_geodataframe(table[list(_REQUIRED)])
+    cell_ids = table["cell"].to_numpy(np.uint64)
+    base = table[list(_REQUIRED)]
+    base.insert(1, "h3", _h3_strings(cell_ids))
     # every check on the inputs runs before the first file is written
-    views = {v: _version_view(gdf, summaries[v], v) for v in BOUNDARY_VERSIONS}
+    views = {v: _version_view(base, summaries[v], v) for v in BOUNDARY_VERSIONS}
+    # texts of the geometry and of the values are shared by both versions
+    geometry = _cell_geometry_texts(cell_ids, base_res)
+    head, tail = _cell_value_texts(base)
+    large = pa.large_string()
     for version, (published, groups, polys) in views.items():
-        for code in sorted(groups):
+        codes = sorted(groups)
+        order = pa.array(np.concatenate([groups[c] for c in codes]), type=pa.int64())
+        labels = properties_texts({c: property_texts(published[c]) for c in _LABELS})
+        props = pc.binary_join_element_wise(head, labels, tail, pa.scalar(", ", large))
+        rendered = _Rendered(feature_texts(props.take(order), geometry.take(order)))
+        lines = _feature_lines(polys.loc[codes])
+        stops = np.cumsum([len(groups[c]) for c in codes])
+        for code, stop in zip(codes, stops, strict=True):
             idx = np.asarray(groups[code], dtype=np.int64)
-            _write_province(w, version, published, table, idx, polys, max_bytes, coarse_res)
+            span = (int(stop) - len(idx), int(stop))
+            _write_province(
+                w, version, published, rendered, span, table, idx, lines, max_bytes, coarse_res
+            )
     _write_national(w, table, coarse_res)
+    if manifest_hints is not None:
+        manifest_hints.extend(w.hints)
     return pd.DataFrame(w.rows, columns=list(LISTING_COLUMNS))
 
 
 def _version_view(
-    gdf: gpd.GeoDataFrame, summary: pd.DataFrame, version: str
-) -> tuple[gpd.GeoDataFrame, dict[str, npt.NDArray[np.intp]], gpd.GeoDataFrame]:
-    """Published cells of one version, row positions per province, summary features by code."""
-    published = _base_properties(gdf, version)
+    base: pd.DataFrame, summary: pd.DataFrame, version: str
+) -> tuple[pd.DataFrame, dict[str, npt.NDArray[np.intp]], gpd.GeoDataFrame]:
+    """Province labels of the cells in one version, row positions per province, summary
+    features by code."""
+    published = _labels(base[f"code_{version}"], version, f"code_{version}")
     codes = published["code"].to_numpy(object)
     groups = pd.Series(codes).groupby(codes).indices
     polys = _summary_features(summary, version)
@@ -480,13 +584,29 @@ def _version_view(
     return published, groups, polys
 
 
+def _feature_lines(gdf: gpd.GeoDataFrame) -> dict[Any, bytes]:
+    """Each row's feature text as GDAL writes it (followed by ``,\n``), by index label.
+
+    One GDAL encoding of all rows: GDAL writes each feature on its own line, independent of the
+    others, so a one-feature file is the header, that line and the footer.
+    """
+    data = geojson_bytes(gdf)
+    body = data[len(collection_header(None)) : len(data) - len(b"\n]\n}\n")]
+    lines = body.split(b",\n") if body else []
+    if len(lines) != len(gdf) or any(b"\n" in line for line in lines):
+        raise RuntimeError("unexpected GDAL GeoJSON layout: one feature per line expected")
+    return {label: line + b",\n" for label, line in zip(gdf.index, lines, strict=True)}
+
+
 def _write_province(
     w: _Writer,
     version: str,
-    published: gpd.GeoDataFrame,
+    published: pd.DataFrame,
+    rendered: _Rendered,
+    span: tuple[int, int],
     table: pd.DataFrame,
     idx: npt.NDArray[np.int64],
-    polys: gpd.GeoDataFrame,
+    summary_lines: Mapping[Any, bytes],
     max_bytes: int,
     coarse_res: int,
 ) -> None:
@@ -501,13 +621,13 @@ def _write_province(
         "size_budget_bytes": max_bytes,
     }
     data, res, n = _province_cells_bytes(
-        w, published.iloc[idx], table.iloc[idx], labels, extra, max_bytes, coarse_res
+        w, rendered, span, table.iloc[idx], labels, extra, max_bytes, coarse_res
     )
     row = {"version": version, "code": code, "name": name}
     w.write(
         f"{folder}/{w.quarter}_cells.geojson", data, **row, kind="cells", resolution=res, features=n
     )
-    data = w.encode(polys.loc[[code]], **extra, h3_resolution=w.base)
+    data = collection_bytes(w.header(**extra, h3_resolution=w.base), summary_lines[code])
     if len(data) > max_bytes:
         raise ValueError(f"summary of province {code} ({version}) is {len(data):,} bytes")
     w.write(
@@ -539,20 +659,19 @@ def _write_national(w: _Writer, table: pd.DataFrame, res: int) -> None:
     )
     for version in BOUNDARY_VERSIONS:
         labels = _labels(codes[f"code_{version}"], version, f"code_{version}")
-        gdf = _coarse_properties(coarse, labels)
-        data = w.encode(
-            gdf,
+        rendered = _coarse_features(coarse, labels)
+        header = w.header(
             boundary_version=version,
             h3_resolution=res,
             province_assignment="province holding the hexagon's centre (nearest off-shore)",
         )
         w.write(
             f"{DOWNLOADS_DIR}/{version}/vn_cells_res{res}_{w.quarter}.geojson",
-            data,
+            collection_bytes(header, rendered.body(0, rendered.n)),
             version=version,
             code=None,
             name=None,
             kind="national",
             resolution=res,
-            features=len(gdf),
+            features=rendered.n,
         )

@@ -48,10 +48,18 @@ def write_parquet(
 def write_geoparquet(
     gdf: gpd.GeoDataFrame, dest: str | PathLike[str], *, provenance: dict[str, Any] | None = None
 ) -> Path:
-    """GeoParquet 1.x (geopandas' ``geo`` metadata) plus our provenance key."""
+    """GeoParquet 1.x (geopandas' ``geo`` metadata) plus our provenance key, written once."""
+    try:  # the table GeoDataFrame.to_parquet writes, so provenance goes in before the one write
+        from geopandas.io.arrow import _geopandas_to_arrow
+    except ImportError:  # pragma: no cover - another geopandas: write, re-read, add, re-write
+        _geopandas_to_arrow = None
     with atomic_path(dest) as tmp:
-        gdf.to_parquet(tmp, index=False, compression="zstd")
-        if provenance:
-            table = _with_provenance(pq.read_table(tmp), provenance)
+        if _geopandas_to_arrow is not None:
+            table = _with_provenance(_geopandas_to_arrow(gdf, index=False), provenance)
             pq.write_table(table, tmp, compression="zstd")
+        else:
+            gdf.to_parquet(tmp, index=False, compression="zstd")
+            if provenance:
+                table = _with_provenance(pq.read_table(tmp), provenance)
+                pq.write_table(table, tmp, compression="zstd")
     return Path(dest)
