@@ -55,7 +55,6 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 import pyarrow as pa
-import pyarrow.compute as pc
 from h3ronpy import cells_to_string
 
 from geodata.cell_table import assign_provinces, rollup_cell_table
@@ -265,26 +264,30 @@ def _cell_value_texts(table: pd.DataFrame) -> tuple[pa.Array, pa.Array]:
     return head, properties_texts(texts)
 
 
-_GEOMETRY_CACHE: dict[int, tuple[npt.NDArray[np.uint64], pa.Array]] = {}
+#: Per resolution, the last call's cells (sorted), their positions and their geometry texts.
+_GEOMETRY_CACHE: dict[int, tuple[npt.NDArray[np.uint64], npt.NDArray[np.int64], pa.Array]] = {}
 
 
 def _cell_geometry_texts(cells: npt.NDArray[np.uint64], res: int) -> pa.Array:
     """:func:`ring_geometry_texts` of the cells. The last call's texts are kept per resolution:
     the cells of the next quarter are mostly the same, so only new cells are rendered."""
-    known, texts = _GEOMETRY_CACHE.get(res, (np.zeros(0, np.uint64), None))
-    pos = np.searchsorted(known, cells).clip(0, max(len(known) - 1, 0))
-    hit = (known[pos] == cells) if len(known) else np.zeros(len(cells), bool)
+    known, where, texts = _GEOMETRY_CACHE.pop(res, (np.zeros(0, np.uint64), None, None))
+    hit = np.zeros(len(cells), bool)
+    pos = np.zeros(len(cells), np.int64)
+    if len(known):
+        pos = np.searchsorted(known, cells).clip(0, len(known) - 1)
+        hit = known[pos] == cells
     new = np.flatnonzero(~hit)
     fresh = ring_geometry_texts(*cells_rings(cells[new]))
     if texts is None or not hit.any():
         out = fresh
     else:
         # rows of the result: cached texts where known, then the fresh ones
-        take = np.where(hit, pos, 0).astype(np.int64)
-        take[new] = len(known) + np.arange(len(new))
+        take = np.where(hit, where[pos], 0).astype(np.int64)
+        take[new] = len(texts) + np.arange(len(new))
         out = pa.concat_arrays([texts, fresh]).take(pa.array(take))
     order = np.argsort(cells, kind="stable")
-    _GEOMETRY_CACHE[res] = (cells[order], out.take(pa.array(order)))
+    _GEOMETRY_CACHE[res] = (cells[order], order.astype(np.int64), out)
     return out
 
 
@@ -431,7 +434,6 @@ class _Writer:
 def _province_cells_bytes(
     w: _Writer,
     rendered: _Rendered,
-    span: tuple[int, int],
     table: pd.DataFrame,
     labels: pd.DataFrame,
     extra: dict[str, Any],
@@ -445,7 +447,7 @@ def _province_cells_bytes(
     budget (the resolution note reports that estimate); the file kept is always measured exactly.
     """
     res, first = w.base, None
-    (a, b) = span
+    a, b = 0, rendered.n
     note: dict[str, str] = {}
     while True:
         header = w.header(**extra, h3_resolution=res, **note)
@@ -548,20 +550,21 @@ def write_province_downloads(
     # texts of the geometry and of the values are shared by both versions
     geometry = _cell_geometry_texts(cell_ids, base_res)
     head, tail = _cell_value_texts(base)
-    large = pa.large_string()
     for version, (published, groups, polys) in views.items():
         codes = sorted(groups)
-        order = pa.array(np.concatenate([groups[c] for c in codes]), type=pa.int64())
-        labels = properties_texts({c: property_texts(published[c]) for c in _LABELS})
-        props = pc.binary_join_element_wise(head, labels, tail, pa.scalar(", ", large))
-        rendered = _Rendered(feature_texts(props.take(order), geometry.take(order)))
         lines = _feature_lines(polys.loc[codes])
-        stops = np.cumsum([len(groups[c]) for c in codes])
-        for code, stop in zip(codes, stops, strict=True):
+        for code in codes:
+            # one province's features at a time: memory stays at the shared texts + one file
             idx = np.asarray(groups[code], dtype=np.int64)
-            span = (int(stop) - len(idx), int(stop))
+            rows = pa.array(idx)
+            labels = properties_texts(
+                {c: property_texts(published[c].iloc[idx[:1]]) for c in _LABELS}
+            )
+            rendered = _Rendered(
+                feature_texts([head.take(rows), labels[0], tail.take(rows)], geometry.take(rows))
+            )
             _write_province(
-                w, version, published, rendered, span, table, idx, lines, max_bytes, coarse_res
+                w, version, published, rendered, table, idx, lines, max_bytes, coarse_res
             )
     _write_national(w, table, coarse_res)
     if manifest_hints is not None:
@@ -603,7 +606,6 @@ def _write_province(
     version: str,
     published: pd.DataFrame,
     rendered: _Rendered,
-    span: tuple[int, int],
     table: pd.DataFrame,
     idx: npt.NDArray[np.int64],
     summary_lines: Mapping[Any, bytes],
@@ -621,7 +623,7 @@ def _write_province(
         "size_budget_bytes": max_bytes,
     }
     data, res, n = _province_cells_bytes(
-        w, rendered, span, table.iloc[idx], labels, extra, max_bytes, coarse_res
+        w, rendered, table.iloc[idx], labels, extra, max_bytes, coarse_res
     )
     row = {"version": version, "code": code, "name": name}
     w.write(

@@ -285,26 +285,35 @@ def properties_texts(columns: Mapping[str, pa.Array]) -> pa.Array:
 
 
 def feature_texts(
-    properties: pd.DataFrame | Mapping[str, pa.Array] | pa.Array, geometry_texts: pa.Array
+    properties: pd.DataFrame | Mapping[str, pa.Array] | pa.Array | list[pa.Array | pa.Scalar],
+    geometry_texts: pa.Array,
 ) -> pa.Array:
     """Each row as GDAL's feature text followed by ``,\\n`` (large string array, row order).
 
     ``properties`` is a frame, its columns already rendered by :func:`property_texts` (in file
-    order), or the rows' :func:`properties_texts`; ``geometry_texts`` is
-    :func:`polygon_geometry_texts` (or :func:`ring_geometry_texts`) of the rows' geometries.
+    order), or the rows' :func:`properties_texts` (one array, or a list of pieces joined with
+    ``", "``, a scalar piece being the same for every row); ``geometry_texts`` is :func:`polygon_geometry_texts` (or
+    :func:`ring_geometry_texts`) of the rows' geometries.
     """
     if isinstance(properties, pd.DataFrame):
         properties = {str(c): property_texts(properties[c]) for c in properties.columns}
-    if not isinstance(properties, pa.Array | pa.ChunkedArray):
-        properties = properties_texts(properties)
-    if len(properties) != len(geometry_texts):
-        raise ValueError("one geometry text per row")
+    if isinstance(properties, pa.Array | pa.ChunkedArray):
+        properties = [properties]
+    elif not isinstance(properties, list):
+        properties = [properties_texts(properties)]
     large = pa.large_string()
-    return pc.binary_join_element_wise(
-        pa.scalar('{ "type": "Feature", "properties": { ', large),
-        properties.cast(large),
+    parts: list[Any] = [pa.scalar('{ "type": "Feature", "properties": { ', large)]
+    for i, piece in enumerate(properties):
+        if isinstance(piece, pa.Scalar):
+            piece = pa.scalar(piece.as_py(), large)
+        elif len(piece) != len(geometry_texts):
+            raise ValueError("one properties text and one geometry text per row")
+        if i:
+            parts.append(pa.scalar(", ", large))
+        parts.append(piece.cast(large))
+    parts += [
         pa.scalar(' }, "geometry": ', large),
         geometry_texts.cast(large),
         pa.scalar(" }" + _SEP, large),
-        pa.scalar("", large),
-    )
+    ]
+    return pc.binary_join_element_wise(*parts, pa.scalar("", large))
