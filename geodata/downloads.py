@@ -46,7 +46,9 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections import deque
 from collections.abc import Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Literal
 
@@ -407,7 +409,12 @@ def _check_inputs(
 
 
 class _Writer:
-    """Encodes and writes files under ``out_dir`` and keeps the listing."""
+    """Writes files under ``out_dir`` and keeps the listing.
+
+    Files are written (atomically, then hashed for the manifest) by one background thread, in
+    order, while the next file is rendered; at most ``_PENDING`` files wait in memory.
+    :meth:`close` waits for every write and raises the first write error.
+    """
 
     def __init__(self, out_dir: Path, quarter: str, provenance: Mapping[str, Any], base: int):
         self.out_dir = out_dir
@@ -416,19 +423,33 @@ class _Writer:
         self.provenance = {**provenance, "period": quarter, "h3_resolution_base": base}
         self.rows: list[dict[str, Any]] = []
         self.hints: list[dict[str, Any]] = []
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="downloads-writer")
+        self._pending: deque[Future[dict[str, Any]]] = deque()
 
     def header(self, **extra: Any) -> bytes:
         return collection_header({**self.provenance, **extra})
 
-    def encode(self, gdf: gpd.GeoDataFrame, **extra: Any) -> bytes:
-        return geojson_bytes(gdf, provenance={**self.provenance, **extra})
-
     def write(self, rel: str, data: bytes, **row: Any) -> None:
-        dest = atomic_write_bytes(self.out_dir / rel, data)
         self.rows.append({"path": rel, **row, "bytes": len(data)})
-        self.hints.append(
-            manifest_hint(dest, self.out_dir, data, features=row["features"], period=self.quarter)
-        )
+        self._pending.append(self._pool.submit(self._write, rel, data, row["features"]))
+        while len(self._pending) > _PENDING:
+            self.hints.append(self._pending.popleft().result())
+
+    def _write(self, rel: str, data: bytes, features: int) -> dict[str, Any]:
+        dest = atomic_write_bytes(self.out_dir / rel, data)
+        return manifest_hint(dest, self.out_dir, data, features=features, period=self.quarter)
+
+    def close(self) -> None:
+        try:
+            while self._pending:
+                self.hints.append(self._pending.popleft().result())
+        finally:
+            for future in self._pending:  # after a failed write: let the others finish
+                future.exception()
+            self._pool.shutdown(wait=True)
+
+
+_PENDING = 8  # files rendered ahead of the writer thread (each at most max_bytes)
 
 
 def _province_cells_bytes(
@@ -540,7 +561,6 @@ def write_province_downloads(
     base_res = _check_inputs(cells, summaries, quarter, provenance)
     if not 0 <= coarse_res < base_res:
         raise ValueError(f"coarse_res must be in 0..{base_res - 1}, got {coarse_res}")
-    w = _Writer(Path(out_dir), quarter, provenance, base_res)
     table = cells.reset_index(drop=True)
     cell_ids = table["cell"].to_numpy(np.uint64)
     base = table[list(_REQUIRED)]
@@ -550,23 +570,29 @@ def write_province_downloads(
     # texts of the geometry and of the values are shared by both versions
     geometry = _cell_geometry_texts(cell_ids, base_res)
     head, tail = _cell_value_texts(base)
-    for version, (published, groups, polys) in views.items():
-        codes = sorted(groups)
-        lines = _feature_lines(polys.loc[codes])
-        for code in codes:
-            # one province's features at a time: memory stays at the shared texts + one file
-            idx = np.asarray(groups[code], dtype=np.int64)
-            rows = pa.array(idx)
-            labels = properties_texts(
-                {c: property_texts(published[c].iloc[idx[:1]]) for c in _LABELS}
-            )
-            rendered = _Rendered(
-                feature_texts([head.take(rows), labels[0], tail.take(rows)], geometry.take(rows))
-            )
-            _write_province(
-                w, version, published, rendered, table, idx, lines, max_bytes, coarse_res
-            )
-    _write_national(w, table, coarse_res)
+    w = _Writer(Path(out_dir), quarter, provenance, base_res)
+    try:
+        for version, (published, groups, polys) in views.items():
+            codes = sorted(groups)
+            lines = _feature_lines(polys.loc[codes])
+            for code in codes:
+                # one province's features at a time: memory stays at the shared texts + a file
+                idx = np.asarray(groups[code], dtype=np.int64)
+                rows = pa.array(idx)
+                labels = properties_texts(
+                    {c: property_texts(published[c].iloc[idx[:1]]) for c in _LABELS}
+                )
+                rendered = _Rendered(
+                    feature_texts(
+                        [head.take(rows), labels[0], tail.take(rows)], geometry.take(rows)
+                    )
+                )
+                _write_province(
+                    w, version, published, rendered, table, idx, lines, max_bytes, coarse_res
+                )
+        _write_national(w, table, coarse_res)
+    finally:
+        w.close()
     if manifest_hints is not None:
         manifest_hints.extend(w.hints)
     return pd.DataFrame(w.rows, columns=list(LISTING_COLUMNS))
@@ -653,12 +679,39 @@ def _summary_features(summary: pd.DataFrame, version: str) -> gpd.GeoDataFrame:
     return gdf.set_index(gdf["code"].to_numpy(), drop=False)
 
 
+#: Per resolution, the last call's cells (sorted) and their provinces of both versions.
+_PROVINCE_CACHE: dict[int, tuple[npt.NDArray[np.uint64], pd.DataFrame]] = {}
+
+
+def _centre_provinces(cells: npt.NDArray[np.uint64], res: int) -> pd.DataFrame:
+    """:func:`geodata.cell_table.assign_provinces` of the cells (``code_63``, ``code_34``), in
+    their order. The last call's answers are kept per resolution: the next quarter's coarse
+    cells are mostly the same, so only new cells are assigned."""
+    known, codes = _PROVINCE_CACHE.pop(res, (np.zeros(0, np.uint64), None))
+    pos = np.zeros(len(cells), np.int64)
+    hit = np.zeros(len(cells), bool)
+    if len(known):
+        pos = np.searchsorted(known, cells).clip(0, len(known) - 1)
+        hit = known[pos] == cells
+    out = pd.DataFrame({f"code_{v}": np.full(len(cells), None, object) for v in BOUNDARY_VERSIONS})
+    new = np.flatnonzero(~hit)
+    if len(new):
+        fresh = assign_provinces(cells[new], {v: load_provinces(v) for v in BOUNDARY_VERSIONS})
+        for col in out.columns:
+            out.loc[new, col] = fresh[col].astype(object).to_numpy()
+    if codes is not None and hit.any():
+        for col in out.columns:
+            out.loc[np.flatnonzero(hit), col] = codes[col].to_numpy(object)[pos[hit]]
+    out = out.astype("string")
+    order = np.argsort(cells, kind="stable")
+    _PROVINCE_CACHE[res] = (cells[order], out.iloc[order].reset_index(drop=True))
+    return out
+
+
 def _write_national(w: _Writer, table: pd.DataFrame, res: int) -> None:
     """One file of coarse cells per version, each hexagon labelled by its centre's province."""
     coarse = _coarse_frame(table, res)
-    codes = assign_provinces(
-        coarse["cell"].to_numpy(np.uint64), {v: load_provinces(v) for v in BOUNDARY_VERSIONS}
-    )
+    codes = _centre_provinces(coarse["cell"].to_numpy(np.uint64), res)
     for version in BOUNDARY_VERSIONS:
         labels = _labels(codes[f"code_{version}"], version, f"code_{version}")
         rendered = _coarse_features(coarse, labels)

@@ -210,8 +210,10 @@ def _float_texts(values: npt.NDArray[np.float64], name: object) -> pa.Array:
         text = pc.if_else(pa.array(whole), dot0, text)
     if not finite.all():
         text = pc.if_else(pa.array(finite), text, _NULL)
+    if not (mag >= 1e10).any():  # Arrow writes 1e10 and more with an exponent, repr does not
+        return text
     exponent = np.asarray(pc.match_substring(text, "e").to_numpy(zero_copy_only=False), dtype=bool)
-    if exponent.any():  # Arrow writes large and small magnitudes with an exponent, repr does not
+    if exponent.any():
         out = text.to_numpy(zero_copy_only=False)
         out[exponent] = [repr(float(v)) for v in values[exponent]]
         text = pa.array(out, type=pa.large_string())
