@@ -22,12 +22,15 @@ from geodata import __version__
 from geodata.inputs import InputInventory
 from geodata.provenance import atomic_write_json, sha256_bytes, sha256_file, utc_now_iso
 from geodata.reference import ATTRIBUTION, BOUNDARY_VALID_FROM
+from geodata.writers.tables import write_wkb_geoparquet
 
 __all__ = [
     "LICENCE",
     "cells_geodataframe",
     "cells_polygons",
     "cells_rings",
+    "cells_wkb",
+    "write_cells_geoparquet",
     "provenance_record",
     "build_manifest",
     "manifest_hint",
@@ -45,12 +48,19 @@ def cells_polygons(cells: npt.ArrayLike) -> npt.NDArray[np.object_]:
     return shapely.from_wkb(pa.array(wkb).to_numpy(zero_copy_only=False))
 
 
-def cells_rings(cells: npt.ArrayLike) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.int64]]:
-    """Boundary of each H3 cell as a closed ring: ``(coords (N, 2) lon/lat, points per cell)``,
-    read straight from the cells' polygon WKB (no geometry objects)."""
-    wkb = pa.array(
+def cells_wkb(cells: npt.ArrayLike) -> pa.Array:
+    """Hexagon (or pentagon) polygon of each H3 cell id (uint64) as WKB (lon/lat)."""
+    return pa.array(
         cells_to_wkb_polygons(pa.array(np.asarray(cells, dtype=np.uint64), type=pa.uint64()))
     )
+
+
+def cells_rings(
+    cells: npt.ArrayLike, wkb: pa.Array | None = None
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.int64]]:
+    """Boundary of each H3 cell as a closed ring: ``(coords (N, 2) lon/lat, points per cell)``,
+    read straight from the cells' polygon WKB (:func:`cells_wkb`, computed unless given)."""
+    wkb = cells_wkb(cells) if wkb is None else wkb
     if len(wkb) == 0:
         return np.zeros((0, 2)), np.zeros(0, np.int64)
     if wkb.null_count:
@@ -80,16 +90,44 @@ def cells_rings(cells: npt.ArrayLike) -> tuple[npt.NDArray[np.float64], npt.NDAr
     return coords, np.full(len(wkb), k, dtype=np.int64)
 
 
-def cells_geodataframe(table: pd.DataFrame) -> gpd.GeoDataFrame:
-    """The table with ``h3`` (hex string id) and hexagon polygon geometry (EPSG:4326)."""
+def _published_cells(table: pd.DataFrame) -> pd.DataFrame:
+    """The table with ``h3`` (hex string id) second and categoricals as strings."""
     cells = pa.array(table["cell"].to_numpy(np.uint64), type=pa.uint64())
-    geom = cells_polygons(table["cell"].to_numpy(np.uint64))
     out = table.copy()
     out.insert(1, "h3", pa.array(cells_to_string(cells)).to_numpy(zero_copy_only=False))
     for col in out.columns:
         if isinstance(out[col].dtype, pd.CategoricalDtype):
             out[col] = out[col].astype("string")
-    return gpd.GeoDataFrame(out, geometry=geom, crs="EPSG:4326")
+    return out
+
+
+def write_cells_geoparquet(
+    table: pd.DataFrame, dest: str | PathLike[str], *, provenance: dict[str, Any] | None = None
+) -> Path:
+    """GeoParquet of :func:`cells_geodataframe` of the table, written from the cells' WKB
+    without building geometry objects (same columns, values and ``geo`` metadata)."""
+    cells = table["cell"].to_numpy(np.uint64)
+    wkb = cells_wkb(cells)
+    coords, counts = cells_rings(cells, wkb)
+    if len(coords):
+        bbox = (*coords.min(axis=0).tolist(), *coords.max(axis=0).tolist())
+    else:
+        bbox = (np.nan, np.nan, np.nan, np.nan)
+    types = ["Polygon"] if len(cells) else []
+    return write_wkb_geoparquet(
+        _published_cells(table),
+        wkb,
+        dest,
+        bbox=bbox,
+        geometry_types=types,
+        provenance=provenance,
+    )
+
+
+def cells_geodataframe(table: pd.DataFrame) -> gpd.GeoDataFrame:
+    """The table with ``h3`` (hex string id) and hexagon polygon geometry (EPSG:4326)."""
+    geom = cells_polygons(table["cell"].to_numpy(np.uint64))
+    return gpd.GeoDataFrame(_published_cells(table), geometry=geom, crs="EPSG:4326")
 
 
 def provenance_record(
