@@ -1,8 +1,8 @@
 """Per-province GeoJSON downloads of one quarter, for both boundary versions, under a size budget.
 
 For every province of the 63 and the 34 boundary versions that has cells, two RFC 7946 files
-(written with :func:`geodata.writers.geojson.geojson_bytes`, GDAL ``RFC7946=YES``, 6 decimals),
-and per version one national file of coarser cells::
+(the bytes :func:`geodata.writers.geojson.geojson_bytes` writes: GDAL ``RFC7946=YES``, 6
+decimals), and per version one national file of coarser cells::
 
     downloads/{version}/{code}_{slug}/{quarter}_cells.geojson     hexagons with indicators
     downloads/{version}/{code}_{slug}/{quarter}_summary.geojson   province polygon + summary row
@@ -32,6 +32,15 @@ on down to ``coarse_res``. The resolution used is in the file's provenance and i
 A resolution whose size, extrapolated from 512 evenly spread features, is clearly over the budget
 is skipped without being encoded whole; the file kept is always measured exactly.
 Coarse cells carry people per service class instead of a class (see :data:`COARSE_PROPERTIES`).
+
+Speed
+-----
+Every cell's feature text is rendered once per quarter, vectorised
+(:func:`geodata.writers.geojson.feature_texts`, byte-identical to GDAL's): the geometry and the
+values are shared by both versions (and the geometry of the previous call's cells is reused), a
+province's file is a header, its features and a footer, and its size is known before it is
+assembled. Summary polygons go through GDAL once per version and are split per province. Files
+are written and hashed (for the manifest, see ``manifest_hints``) by a background thread.
 
 The national coarse file is the rollup of all cells; each coarse hexagon is labelled with the
 province holding its centre (nearest province off-shore), the rule used for base cells.
@@ -456,6 +465,7 @@ def _province_cells_bytes(
     w: _Writer,
     rendered: _Rendered,
     table: pd.DataFrame,
+    idx: npt.NDArray[np.int64],
     labels: pd.DataFrame,
     extra: dict[str, Any],
     max_bytes: int,
@@ -466,8 +476,9 @@ def _province_cells_bytes(
     Sizes come from the rendered features. A resolution with more than ``2 * _SAMPLE`` features
     is first estimated from ``_SAMPLE`` evenly spread ones and skipped when clearly over the
     budget (the resolution note reports that estimate); the file kept is always measured exactly.
+    Coarser resolutions aggregate the province's rows ``idx`` of ``table``.
     """
-    res, first = w.base, None
+    res, first, province = w.base, None, None
     a, b = 0, rendered.n
     note: dict[str, str] = {}
     while True:
@@ -492,7 +503,8 @@ def _province_cells_bytes(
                 f"max_bytes={max_bytes:,}"
             )
         res -= 1
-        coarse = _coarse_frame(table, res)
+        province = table.iloc[idx] if province is None else province
+        coarse = _coarse_frame(province, res)
         rendered = _coarse_features(coarse, labels.iloc[np.zeros(len(coarse), np.int64)])
         a, b = 0, rendered.n
         note = {
@@ -649,7 +661,7 @@ def _write_province(
         "size_budget_bytes": max_bytes,
     }
     data, res, n = _province_cells_bytes(
-        w, rendered, table.iloc[idx], labels, extra, max_bytes, coarse_res
+        w, rendered, table, idx, labels, extra, max_bytes, coarse_res
     )
     row = {"version": version, "code": code, "name": name}
     w.write(

@@ -227,8 +227,9 @@ def property_texts(series: pd.Series) -> pa.Array:
     dtype = series.dtype
     n = len(series)
     if pd.api.types.is_bool_dtype(dtype):
-        values = series.to_numpy(dtype=object, na_value=None)
-        text = np.array(["null" if v is None else ("true" if v else "false") for v in values])
+        mask = series.isna().to_numpy()
+        values = series.to_numpy(dtype=bool, na_value=False)
+        text = np.where(mask, "null", np.where(values, "true", "false"))
         return pa.array(text, type=pa.large_string())
     if pd.api.types.is_integer_dtype(dtype):
         mask = series.isna().to_numpy()
