@@ -1,8 +1,8 @@
 """Per-province GeoJSON downloads of one quarter, for both boundary versions, under a size budget.
 
 For every province of the 63 and the 34 boundary versions that has cells, two RFC 7946 files
-(written with :func:`geodata.writers.geojson.geojson_bytes`, GDAL ``RFC7946=YES``, 6 decimals),
-and per version one national file of coarser cells::
+(the bytes :func:`geodata.writers.geojson.geojson_bytes` writes: GDAL ``RFC7946=YES``, 6
+decimals), and per version one national file of coarser cells::
 
     downloads/{version}/{code}_{slug}/{quarter}_cells.geojson     hexagons with indicators
     downloads/{version}/{code}_{slug}/{quarter}_summary.geojson   province polygon + summary row
@@ -33,6 +33,15 @@ A resolution whose size, extrapolated from 512 evenly spread features, is clearl
 is skipped without being encoded whole; the file kept is always measured exactly.
 Coarse cells carry people per service class instead of a class (see :data:`COARSE_PROPERTIES`).
 
+Speed
+-----
+Every cell's feature text is rendered once per quarter, vectorised
+(:func:`geodata.writers.geojson.feature_texts`, byte-identical to GDAL's): the geometry and the
+values are shared by both versions (and the geometry of the previous call's cells is reused), a
+province's file is a header, its features and a footer, and its size is known before it is
+assembled. Summary polygons go through GDAL once per version and are split per province. Files
+are written and hashed (for the manifest, see ``manifest_hints``) by a background thread.
+
 The national coarse file is the rollup of all cells; each coarse hexagon is labelled with the
 province holding its centre (nearest province off-shore), the rule used for base cells.
 
@@ -46,7 +55,9 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections import deque
 from collections.abc import Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Literal
 
@@ -54,15 +65,26 @@ import geopandas as gpd
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
+import pyarrow as pa
+from h3ronpy import cells_to_string
 
 from geodata.cell_table import assign_provinces, rollup_cell_table
 from geodata.errors import InputError, SchemaError
 from geodata.kernels.cells import cells_resolution
 from geodata.provenance import atomic_write_bytes
-from geodata.publish import cells_geodataframe
+from geodata.publish import cells_rings, manifest_hint
 from geodata.reference import BOUNDARY_VERSIONS, load_provinces, province_names
 from geodata.technology import TECH_RANK
-from geodata.writers.geojson import geojson_bytes
+from geodata.writers.geojson import (
+    collection_bytes,
+    collection_header,
+    collection_size,
+    feature_texts,
+    geojson_bytes,
+    properties_texts,
+    property_texts,
+    ring_geometry_texts,
+)
 
 __all__ = [
     "CELL_PROPERTIES",
@@ -233,16 +255,51 @@ def _tech_labels(rank: pd.Series) -> pd.Series:
     return pd.Series(pd.array(labels, dtype="string"), index=rank.index)
 
 
-def _base_properties(gdf: gpd.GeoDataFrame, version: str) -> gpd.GeoDataFrame:
-    """The published base-cell frame of one version (:data:`CELL_PROPERTIES` + geometry)."""
-    props = _labels(gdf[f"code_{version}"], version, f"code_{version}")
+_LABELS = ("code", "name", "name_ascii")
+
+
+def _cell_value_texts(table: pd.DataFrame) -> tuple[pa.Array, pa.Array]:
+    """Rendered properties text of the base-cell properties that do not depend on the boundary
+    version: (``h3``, the ones after the province labels), rounded for publication."""
+    props = pd.DataFrame(index=table.index)
     for col in CELL_PROPERTIES:
+        if col in _LABELS:
+            continue
         if col == "best_tech":
-            props[col] = _tech_labels(gdf["best_tech_rank"])
-        elif col not in props:
-            props[col] = gdf[col].astype("string") if col.endswith("_class") else gdf[col]
-    props = _round_columns(props[list(CELL_PROPERTIES)])
-    return gpd.GeoDataFrame(props, geometry=gdf.geometry.to_numpy(), crs=gdf.crs)
+            props[col] = _tech_labels(table["best_tech_rank"])
+        else:
+            props[col] = table[col].astype("string") if col.endswith("_class") else table[col]
+    props = _round_columns(props)
+    texts = {col: property_texts(props[col]) for col in props.columns}
+    head = properties_texts({"h3": texts.pop("h3")})
+    return head, properties_texts(texts)
+
+
+#: Per resolution, the last call's cells (sorted), their positions and their geometry texts.
+_GEOMETRY_CACHE: dict[int, tuple[npt.NDArray[np.uint64], npt.NDArray[np.int64], pa.Array]] = {}
+
+
+def _cell_geometry_texts(cells: npt.NDArray[np.uint64], res: int) -> pa.Array:
+    """:func:`ring_geometry_texts` of the cells. The last call's texts are kept per resolution:
+    the cells of the next quarter are mostly the same, so only new cells are rendered."""
+    known, where, texts = _GEOMETRY_CACHE.pop(res, (np.zeros(0, np.uint64), None, None))
+    hit = np.zeros(len(cells), bool)
+    pos = np.zeros(len(cells), np.int64)
+    if len(known):
+        pos = np.searchsorted(known, cells).clip(0, len(known) - 1)
+        hit = known[pos] == cells
+    new = np.flatnonzero(~hit)
+    fresh = ring_geometry_texts(*cells_rings(cells[new]))
+    if texts is None or not hit.any():
+        out = fresh
+    else:
+        # rows of the result: cached texts where known, then the fresh ones
+        take = np.where(hit, where[pos], 0).astype(np.int64)
+        take[new] = len(texts) + np.arange(len(new))
+        out = pa.concat_arrays([texts, fresh]).take(pa.array(take))
+    order = np.argsort(cells, kind="stable")
+    _GEOMETRY_CACHE[res] = (cells[order], order.astype(np.int64), out)
+    return out
 
 
 def _coarse_frame(cells: pd.DataFrame, res: int) -> pd.DataFrame:
@@ -257,15 +314,50 @@ def _coarse_frame(cells: pd.DataFrame, res: int) -> pd.DataFrame:
     return coarse
 
 
-def _coarse_properties(coarse: pd.DataFrame, labels: pd.DataFrame) -> gpd.GeoDataFrame:
-    """The published coarse-cell frame (:data:`COARSE_PROPERTIES` + geometry)."""
-    gdf = cells_geodataframe(coarse.reset_index(drop=True))
+def _coarse_features(coarse: pd.DataFrame, labels: pd.DataFrame) -> _Rendered:
+    """The published coarse cells (:data:`COARSE_PROPERTIES`), rendered."""
+    coarse = coarse.reset_index(drop=True)
+    cells = coarse["cell"].to_numpy(np.uint64)
     props = labels.reset_index(drop=True).copy()
+    props["h3"] = _h3_strings(cells)
     for col in COARSE_PROPERTIES:
         if col not in props:
-            props[col] = gdf[col].to_numpy()
+            props[col] = coarse[col].to_numpy()
     props = _round_columns(props[list(COARSE_PROPERTIES)])
-    return gpd.GeoDataFrame(props, geometry=gdf.geometry.to_numpy(), crs=gdf.crs)
+    return _Rendered(feature_texts(props, ring_geometry_texts(*cells_rings(cells))))
+
+
+def _h3_strings(cells: npt.NDArray[np.uint64]) -> npt.NDArray[np.object_]:
+    return pa.array(cells_to_string(pa.array(cells, type=pa.uint64()))).to_numpy(
+        zero_copy_only=False
+    )
+
+
+class _Rendered:
+    """Features rendered once (:func:`geodata.writers.geojson.feature_texts`), in file order:
+    the bytes of rows ``a..b`` are one contiguous slice, their size known without encoding."""
+
+    def __init__(self, texts: pa.Array):
+        texts = texts.cast(pa.large_string())
+        if texts.offset or texts.null_count:
+            texts = pa.concat_arrays([texts.fill_null("")])
+        self.n = len(texts)
+        offsets = np.frombuffer(texts.buffers()[1], dtype=np.int64, count=self.n + 1)
+        self.offsets = offsets
+        self.data = texts.buffers()[2]
+
+    def nbytes(self, a: int, b: int) -> int:
+        return int(self.offsets[b] - self.offsets[a])
+
+    def sample_nbytes(self, a: int, b: int, k: int) -> int:
+        """Bytes of ``k`` evenly spread features of rows ``a..b``."""
+        pick = a + np.linspace(0, b - a - 1, k).astype(np.int64)
+        return int((self.offsets[pick + 1] - self.offsets[pick]).sum())
+
+    def body(self, a: int, b: int) -> bytes:
+        if a == b:
+            return b""
+        return self.data[int(self.offsets[a]) : int(self.offsets[b])].to_pybytes()
 
 
 def province_summary_geodataframe(
@@ -326,7 +418,12 @@ def _check_inputs(
 
 
 class _Writer:
-    """Encodes and writes files under ``out_dir`` and keeps the listing."""
+    """Writes files under ``out_dir`` and keeps the listing.
+
+    Files are written (atomically, then hashed for the manifest) by one background thread, in
+    order, while the next file is rendered; at most ``_PENDING`` files wait in memory.
+    :meth:`close` waits for every write and raises the first write error.
+    """
 
     def __init__(self, out_dir: Path, quarter: str, provenance: Mapping[str, Any], base: int):
         self.out_dir = out_dir
@@ -334,33 +431,41 @@ class _Writer:
         self.base = base
         self.provenance = {**provenance, "period": quarter, "h3_resolution_base": base}
         self.rows: list[dict[str, Any]] = []
+        self.hints: list[dict[str, Any]] = []
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="downloads-writer")
+        self._pending: deque[Future[dict[str, Any]]] = deque()
 
-    def encode(self, gdf: gpd.GeoDataFrame, **extra: Any) -> bytes:
-        return geojson_bytes(gdf, provenance={**self.provenance, **extra})
+    def header(self, **extra: Any) -> bytes:
+        return collection_header({**self.provenance, **extra})
 
     def write(self, rel: str, data: bytes, **row: Any) -> None:
-        atomic_write_bytes(self.out_dir / rel, data)
         self.rows.append({"path": rel, **row, "bytes": len(data)})
+        self._pending.append(self._pool.submit(self._write, rel, data, row["features"]))
+        while len(self._pending) > _PENDING:
+            self.hints.append(self._pending.popleft().result())
+
+    def _write(self, rel: str, data: bytes, features: int) -> dict[str, Any]:
+        dest = atomic_write_bytes(self.out_dir / rel, data)
+        return manifest_hint(dest, self.out_dir, data, features=features, period=self.quarter)
+
+    def close(self) -> None:
+        try:
+            while self._pending:
+                self.hints.append(self._pending.popleft().result())
+        finally:
+            for future in self._pending:  # after a failed write: let the others finish
+                future.exception()
+            self._pool.shutdown(wait=True)
 
 
-def _encode_or_estimate(
-    w: _Writer, gdf: gpd.GeoDataFrame, meta: dict[str, Any]
-) -> tuple[bytes | None, float]:
-    """``(bytes, size)`` of a small frame; ``(None, estimated size)`` of a large one, from an
-    evenly spread sample of its features."""
-    n = len(gdf)
-    if n <= 2 * _SAMPLE:
-        data = w.encode(gdf, **meta)
-        return data, float(len(data))
-    sample = gdf.iloc[np.linspace(0, n - 1, _SAMPLE).astype(np.int64)]
-    empty = len(w.encode(gdf.iloc[:0], **meta))
-    return None, empty + (len(w.encode(sample, **meta)) - empty) * n / _SAMPLE
+_PENDING = 8  # files rendered ahead of the writer thread (each at most max_bytes)
 
 
 def _province_cells_bytes(
     w: _Writer,
-    base: gpd.GeoDataFrame,
+    rendered: _Rendered,
     table: pd.DataFrame,
+    idx: npt.NDArray[np.int64],
     labels: pd.DataFrame,
     extra: dict[str, Any],
     max_bytes: int,
@@ -368,19 +473,28 @@ def _province_cells_bytes(
 ) -> tuple[bytes, int, int]:
     """The finest file of one province's cells within ``max_bytes``: (bytes, resolution, n).
 
-    A resolution whose estimated size is clearly over the budget is skipped without encoding
-    it whole; the file kept is always measured exactly.
+    Sizes come from the rendered features. A resolution with more than ``2 * _SAMPLE`` features
+    is first estimated from ``_SAMPLE`` evenly spread ones and skipped when clearly over the
+    budget (the resolution note reports that estimate); the file kept is always measured exactly.
+    Coarser resolutions aggregate the province's rows ``idx`` of ``table``.
     """
-    res, gdf, first = w.base, base, None
+    res, first, province = w.base, None, None
+    a, b = 0, rendered.n
     note: dict[str, str] = {}
     while True:
-        meta = {**extra, "h3_resolution": res, **note}
-        data, size = _encode_or_estimate(w, gdf, meta)
-        if data is None and size <= _MARGIN * max_bytes:
-            data = w.encode(gdf, **meta)
-            size = len(data)
-        if data is not None and size <= max_bytes:
-            return data, res, len(gdf)
+        header = w.header(**extra, h3_resolution=res, **note)
+        n = b - a
+        exact = n <= 2 * _SAMPLE
+        if exact:
+            size: float = collection_size(header, rendered.nbytes(a, b))
+        else:
+            empty = collection_size(header, 0)
+            sample = collection_size(header, rendered.sample_nbytes(a, b, _SAMPLE))
+            size = empty + (sample - empty) * n / _SAMPLE
+            if size <= _MARGIN * max_bytes:
+                size, exact = collection_size(header, rendered.nbytes(a, b)), True
+        if exact and size <= max_bytes:
+            return collection_bytes(header, rendered.body(a, b)), res, n
         first = first or size
         if res <= coarse_res:
             raise ValueError(
@@ -389,8 +503,10 @@ def _province_cells_bytes(
                 f"max_bytes={max_bytes:,}"
             )
         res -= 1
-        coarse = _coarse_frame(table, res)
-        gdf = _coarse_properties(coarse, labels.iloc[np.zeros(len(coarse), np.int64)])
+        province = table.iloc[idx] if province is None else province
+        coarse = _coarse_frame(province, res)
+        rendered = _coarse_features(coarse, labels.iloc[np.zeros(len(coarse), np.int64)])
+        a, b = 0, rendered.n
         note = {
             "resolution_note": (
                 f"cells aggregated from res {w.base} to res {res} within the province, the res "
@@ -409,6 +525,7 @@ def write_province_downloads(
     *,
     max_bytes: int = 10_000_000,
     coarse_res: int = 6,
+    manifest_hints: list[dict[str, Any]] | None = None,
 ) -> pd.DataFrame:
     """Write the per-province and national GeoJSON downloads of one quarter (both versions).
 
@@ -426,6 +543,9 @@ def write_province_downloads(
     max_bytes : size budget of each per-province file
     coarse_res : resolution of the national cells files, and the coarsest a province's cells
         may be aggregated to under the budget
+    manifest_hints : when given, the manifest entry of every file written (size, mtime, sha256
+        of the bytes written, features, period; :func:`geodata.publish.manifest_hint`) is
+        appended, for :func:`geodata.publish.write_manifest_hints`
 
     Returns
     -------
@@ -453,24 +573,49 @@ def write_province_downloads(
     base_res = _check_inputs(cells, summaries, quarter, provenance)
     if not 0 <= coarse_res < base_res:
         raise ValueError(f"coarse_res must be in 0..{base_res - 1}, got {coarse_res}")
-    w = _Writer(Path(out_dir), quarter, provenance, base_res)
     table = cells.reset_index(drop=True)
-    gdf = cells_geodataframe(table[list(_REQUIRED)])
+    cell_ids = table["cell"].to_numpy(np.uint64)
+    base = table[list(_REQUIRED)]
+    base.insert(1, "h3", _h3_strings(cell_ids))
     # every check on the inputs runs before the first file is written
-    views = {v: _version_view(gdf, summaries[v], v) for v in BOUNDARY_VERSIONS}
-    for version, (published, groups, polys) in views.items():
-        for code in sorted(groups):
-            idx = np.asarray(groups[code], dtype=np.int64)
-            _write_province(w, version, published, table, idx, polys, max_bytes, coarse_res)
-    _write_national(w, table, coarse_res)
+    views = {v: _version_view(base, summaries[v], v) for v in BOUNDARY_VERSIONS}
+    # texts of the geometry and of the values are shared by both versions
+    geometry = _cell_geometry_texts(cell_ids, base_res)
+    head, tail = _cell_value_texts(base)
+    w = _Writer(Path(out_dir), quarter, provenance, base_res)
+    try:
+        for version, (published, groups, polys) in views.items():
+            codes = sorted(groups)
+            lines = _feature_lines(polys.loc[codes])
+            for code in codes:
+                # one province's features at a time: memory stays at the shared texts + a file
+                idx = np.asarray(groups[code], dtype=np.int64)
+                rows = pa.array(idx)
+                labels = properties_texts(
+                    {c: property_texts(published[c].iloc[idx[:1]]) for c in _LABELS}
+                )
+                rendered = _Rendered(
+                    feature_texts(
+                        [head.take(rows), labels[0], tail.take(rows)], geometry.take(rows)
+                    )
+                )
+                _write_province(
+                    w, version, published, rendered, table, idx, lines, max_bytes, coarse_res
+                )
+        _write_national(w, table, coarse_res)
+    finally:
+        w.close()
+    if manifest_hints is not None:
+        manifest_hints.extend(w.hints)
     return pd.DataFrame(w.rows, columns=list(LISTING_COLUMNS))
 
 
 def _version_view(
-    gdf: gpd.GeoDataFrame, summary: pd.DataFrame, version: str
-) -> tuple[gpd.GeoDataFrame, dict[str, npt.NDArray[np.intp]], gpd.GeoDataFrame]:
-    """Published cells of one version, row positions per province, summary features by code."""
-    published = _base_properties(gdf, version)
+    base: pd.DataFrame, summary: pd.DataFrame, version: str
+) -> tuple[pd.DataFrame, dict[str, npt.NDArray[np.intp]], gpd.GeoDataFrame]:
+    """Province labels of the cells in one version, row positions per province, summary
+    features by code."""
+    published = _labels(base[f"code_{version}"], version, f"code_{version}")
     codes = published["code"].to_numpy(object)
     groups = pd.Series(codes).groupby(codes).indices
     polys = _summary_features(summary, version)
@@ -480,13 +625,28 @@ def _version_view(
     return published, groups, polys
 
 
+def _feature_lines(gdf: gpd.GeoDataFrame) -> dict[Any, bytes]:
+    """Each row's feature text as GDAL writes it (followed by ``,\n``), by index label.
+
+    One GDAL encoding of all rows: GDAL writes each feature on its own line, independent of the
+    others, so a one-feature file is the header, that line and the footer.
+    """
+    data = geojson_bytes(gdf)
+    body = data[len(collection_header(None)) : len(data) - len(b"\n]\n}\n")]
+    lines = body.split(b",\n") if body else []
+    if len(lines) != len(gdf) or any(b"\n" in line for line in lines):
+        raise RuntimeError("unexpected GDAL GeoJSON layout: one feature per line expected")
+    return {label: line + b",\n" for label, line in zip(gdf.index, lines, strict=True)}
+
+
 def _write_province(
     w: _Writer,
     version: str,
-    published: gpd.GeoDataFrame,
+    published: pd.DataFrame,
+    rendered: _Rendered,
     table: pd.DataFrame,
     idx: npt.NDArray[np.int64],
-    polys: gpd.GeoDataFrame,
+    summary_lines: Mapping[Any, bytes],
     max_bytes: int,
     coarse_res: int,
 ) -> None:
@@ -501,13 +661,13 @@ def _write_province(
         "size_budget_bytes": max_bytes,
     }
     data, res, n = _province_cells_bytes(
-        w, published.iloc[idx], table.iloc[idx], labels, extra, max_bytes, coarse_res
+        w, rendered, table, idx, labels, extra, max_bytes, coarse_res
     )
     row = {"version": version, "code": code, "name": name}
     w.write(
         f"{folder}/{w.quarter}_cells.geojson", data, **row, kind="cells", resolution=res, features=n
     )
-    data = w.encode(polys.loc[[code]], **extra, h3_resolution=w.base)
+    data = collection_bytes(w.header(**extra, h3_resolution=w.base), summary_lines[code])
     if len(data) > max_bytes:
         raise ValueError(f"summary of province {code} ({version}) is {len(data):,} bytes")
     w.write(
@@ -531,28 +691,54 @@ def _summary_features(summary: pd.DataFrame, version: str) -> gpd.GeoDataFrame:
     return gdf.set_index(gdf["code"].to_numpy(), drop=False)
 
 
+#: Per resolution, the last call's cells (sorted) and their provinces of both versions.
+_PROVINCE_CACHE: dict[int, tuple[npt.NDArray[np.uint64], pd.DataFrame]] = {}
+
+
+def _centre_provinces(cells: npt.NDArray[np.uint64], res: int) -> pd.DataFrame:
+    """:func:`geodata.cell_table.assign_provinces` of the cells (``code_63``, ``code_34``), in
+    their order. The last call's answers are kept per resolution: the next quarter's coarse
+    cells are mostly the same, so only new cells are assigned."""
+    known, codes = _PROVINCE_CACHE.pop(res, (np.zeros(0, np.uint64), None))
+    pos = np.zeros(len(cells), np.int64)
+    hit = np.zeros(len(cells), bool)
+    if len(known):
+        pos = np.searchsorted(known, cells).clip(0, len(known) - 1)
+        hit = known[pos] == cells
+    out = pd.DataFrame({f"code_{v}": np.full(len(cells), None, object) for v in BOUNDARY_VERSIONS})
+    new = np.flatnonzero(~hit)
+    if len(new):
+        fresh = assign_provinces(cells[new], {v: load_provinces(v) for v in BOUNDARY_VERSIONS})
+        for col in out.columns:
+            out.loc[new, col] = fresh[col].astype(object).to_numpy()
+    if codes is not None and hit.any():
+        for col in out.columns:
+            out.loc[np.flatnonzero(hit), col] = codes[col].to_numpy(object)[pos[hit]]
+    out = out.astype("string")
+    order = np.argsort(cells, kind="stable")
+    _PROVINCE_CACHE[res] = (cells[order], out.iloc[order].reset_index(drop=True))
+    return out
+
+
 def _write_national(w: _Writer, table: pd.DataFrame, res: int) -> None:
     """One file of coarse cells per version, each hexagon labelled by its centre's province."""
     coarse = _coarse_frame(table, res)
-    codes = assign_provinces(
-        coarse["cell"].to_numpy(np.uint64), {v: load_provinces(v) for v in BOUNDARY_VERSIONS}
-    )
+    codes = _centre_provinces(coarse["cell"].to_numpy(np.uint64), res)
     for version in BOUNDARY_VERSIONS:
         labels = _labels(codes[f"code_{version}"], version, f"code_{version}")
-        gdf = _coarse_properties(coarse, labels)
-        data = w.encode(
-            gdf,
+        rendered = _coarse_features(coarse, labels)
+        header = w.header(
             boundary_version=version,
             h3_resolution=res,
             province_assignment="province holding the hexagon's centre (nearest off-shore)",
         )
         w.write(
             f"{DOWNLOADS_DIR}/{version}/vn_cells_res{res}_{w.quarter}.geojson",
-            data,
+            collection_bytes(header, rendered.body(0, rendered.n)),
             version=version,
             code=None,
             name=None,
             kind="national",
             resolution=res,
-            features=len(gdf),
+            features=rendered.n,
         )

@@ -47,7 +47,6 @@ from geodata.reference import (
     province_codes,
     province_names,
 )
-from geodata.writers.geojson import geojson_bytes
 from tests.geodata.rfc7946_check import assert_rfc7946
 
 QUARTER = "2026Q3"
@@ -275,23 +274,24 @@ def test_national_cells_are_labelled_by_the_province_holding_their_centre(case):
 @pytest.mark.parametrize("fraction", [1.0, 0.5])
 def test_size_budget_coarsens_the_large_province_only(case, tmp_path, monkeypatch, fraction):
     """Just under the largest file's size: the estimate is within the margin, the file is
-    encoded whole and found too big; half of it: the estimate alone skips the base resolution."""
+    measured whole and found too big; half of it: the estimate alone skips the base resolution."""
     listing, t = case["listing"], case["table"]
     cells = listing[listing["kind"] == "cells"]
     largest = cells.loc[cells["bytes"].idxmax()]
     budget = int(largest["bytes"] * fraction) - 100  # the budget is written in provenance too
-    encoded: list[int] = []
+    measured: list[int] = []
+    real_nbytes = downloads._Rendered.nbytes
 
-    def counting(gdf, **kw):
-        encoded.append(len(gdf))
-        return geojson_bytes(gdf, **kw)
+    def counting(self, a, b):
+        measured.append(b - a)
+        return real_nbytes(self, a, b)
 
-    monkeypatch.setattr(downloads, "geojson_bytes", counting)
+    monkeypatch.setattr(downloads._Rendered, "nbytes", counting)
     again = write_province_downloads(
         t, case["summaries"], QUARTER, tmp_path, case["prov"], max_bytes=budget, coarse_res=5
     )
     assert largest["features"] > 2 * downloads._SAMPLE  # so its size is estimated first
-    assert (largest["features"] in encoded) == (fraction == 1.0)
+    assert (largest["features"] in measured) == (fraction == 1.0)
     again_cells = again[again["kind"] == "cells"].set_index(["version", "code"])
     for row in cells.itertuples():
         new = again_cells.loc[(row.version, row.code)]

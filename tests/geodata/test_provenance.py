@@ -62,3 +62,38 @@ def test_manifest_lists_files_and_reuses_unchanged_entries(tmp_path):
     second = {f["path"]: f for f in json.loads((tmp_path / "manifest.json").read_text())["files"]}
     assert second["t.csv"]["sha256"] == sha256_file(tmp_path / "t.csv")
     assert second["a.geojson"] == first[0]
+
+
+def test_manifest_takes_writers_hints_only_for_unchanged_files(tmp_path):
+    """A writer's entry (sha256 and features from the bytes it wrote) is used while size and
+    mtime match; a file rewritten since, or without a hint, is read and parsed."""
+    import json
+    import os
+
+    from geodata.provenance import atomic_write_bytes
+    from geodata.publish import (
+        MANIFEST_HINTS_DIR,
+        build_manifest,
+        manifest_hint,
+        write_manifest_hints,
+    )
+
+    doc = {"type": "FeatureCollection", "provenance": {"period": "2026Q3"}, "features": [{}, {}]}
+    data = json.dumps(doc).encode()
+    hints = []
+    for name in ("a.geojson", "b.geojson"):
+        dest = atomic_write_bytes(tmp_path / "d" / name, data)
+        hints.append(manifest_hint(dest, tmp_path, data, features=2, period="2026Q3"))
+    hints[0]["sha256"] = "from-the-writer"  # proves the hint is used, not the file
+    write_manifest_hints(tmp_path, "downloads_2026Q3", hints)
+    # b.geojson is rewritten after its hint: same size, later mtime
+    st = (tmp_path / "d" / "b.geojson").stat()
+    os.utime(tmp_path / "d" / "b.geojson", ns=(st.st_atime_ns, st.st_mtime_ns + 1_000_000))
+    build_manifest(tmp_path)
+    files = {f["path"]: f for f in json.loads((tmp_path / "manifest.json").read_text())["files"]}
+    assert sorted(files) == ["d/a.geojson", "d/b.geojson"]  # the hidden hints are not listed
+    assert files["d/a.geojson"]["sha256"] == "from-the-writer"
+    assert files["d/b.geojson"]["sha256"] == sha256_file(tmp_path / "d" / "b.geojson")
+    assert files["d/b.geojson"]["features"] == 2 and files["d/b.geojson"]["period"] == "2026Q3"
+    assert (tmp_path / MANIFEST_HINTS_DIR / "downloads_2026Q3.json").is_file()
+    assert list(files["d/a.geojson"]) == list(files["d/b.geojson"])  # same keys, same order

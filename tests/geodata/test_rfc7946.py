@@ -6,6 +6,7 @@ import json
 
 import geopandas as gpd
 import numpy as np
+import pandas as pd
 import pyogrio
 import pytest
 import shapely
@@ -166,3 +167,98 @@ def test_any_box_written_by_gdal_passes_and_reversing_it_fails(x, y, w, h, clock
     problems = rfc7946_problems(json.dumps(doc))
     assert any("exterior ring is clockwise" in p for p in problems)
     assert any("hole is counter-clockwise" in p for p in problems) == with_hole
+
+
+# --- the vectorised encoder writes GDAL's bytes -------------------------------------------------
+
+
+def _rendered(gdf: gpd.GeoDataFrame, provenance: dict | None) -> bytes:
+    from geodata.writers.geojson import (
+        collection_bytes,
+        collection_header,
+        feature_texts,
+        polygon_geometry_texts,
+    )
+
+    props = gdf.drop(columns="geometry")
+    texts = feature_texts(pd.DataFrame(props), polygon_geometry_texts(gdf.geometry.to_numpy()))
+    return collection_bytes(collection_header(provenance), "".join(texts.to_pylist()).encode())
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    res=st.integers(min_value=4, max_value=10),
+    seed=st.integers(min_value=0, max_value=2**32 - 1),
+    n=st.integers(min_value=0, max_value=40),
+    clockwise=st.booleans(),
+)
+def test_rendered_features_are_gdal_bytes(res, seed, n, clockwise):
+    """H3 polygons (either orientation) with strings needing escapes, nullable integers, floats
+    rounded like published columns (and missing): byte for byte what GDAL writes."""
+    import h3
+
+    from geodata.publish import cells_polygons
+
+    rng = np.random.default_rng(seed)
+    lat, lng = rng.uniform(-60, 60, n), rng.uniform(-170, 170, n)
+    cells = np.array(
+        [h3.str_to_int(h3.latlng_to_cell(a, b, res)) for a, b in zip(lat, lng, strict=True)],
+        dtype=np.uint64,
+    )
+    geom = cells_polygons(cells)
+    if clockwise:
+        geom = shapely.reverse(geom)
+    words = np.array(["Hà Nội", 'say "hi"', "a\\b", "tab\there", "x/y", "Đắk Lắk"])
+    strings = pd.array(words[rng.integers(0, len(words), n)], dtype="string")
+    strings[rng.random(n) < 0.2] = pd.NA
+    tests = pd.array(rng.integers(0, 10_000, n), dtype="Int64")
+    tests[rng.random(n) < 0.2] = pd.NA
+    people = np.round(rng.gamma(0.5, 5_000, n), 1)
+    people[rng.random(n) < 0.2] = np.nan
+    gdf = gpd.GeoDataFrame(
+        {
+            "h3": [f"{c:x}" for c in cells],
+            "name": strings,
+            "population": people,
+            "share": np.round(rng.random(n), 4),
+            "whole": np.floor(rng.uniform(0, 1e6, n)),
+            "tests": tests,
+        },
+        geometry=geom,
+        crs="EPSG:4326",
+    )
+    prov = {"sample": True, "note": "Hà Nội / test", "n": n}
+    assert _rendered(gdf, prov) == geojson_bytes(gdf, provenance=prov)
+    assert _rendered(gdf, None) == geojson_bytes(gdf)
+
+
+def test_rendered_coordinates_round_like_printf():
+    """Positions on and near 6-decimal ties, integers and trailing zeros."""
+    from geodata.writers.geojson import ring_geometry_texts
+
+    xs = np.array([105.1234565, 105.0, 21.5, 100.000000499, 99.9999995, 0.1 + 0.2, 7e-7])
+    ring = np.column_stack([xs, np.roll(xs, 1)])
+    ring = np.vstack([ring, ring[:1]])
+    text = ring_geometry_texts(ring, np.array([len(ring)])).to_pylist()[0]
+    expected = ", ".join(f"[ {_gdal(a)}, {_gdal(b)} ]" for a, b in ring)
+    assert text == '{ "type": "Polygon", "coordinates": [ [ ' + expected + " ] ] }" or (
+        # a clockwise ring is reversed
+        text
+        == '{ "type": "Polygon", "coordinates": [ [ '
+        + ", ".join(f"[ {_gdal(a)}, {_gdal(b)} ]" for a, b in ring[::-1])
+        + " ] ] }"
+    )
+
+
+def _gdal(v: float) -> str:
+    s = f"{v:.6f}".rstrip("0")
+    return s + "0" if s.endswith(".") else s
+
+
+def test_rendered_floats_out_of_range_raise():
+    from geodata.writers.geojson import property_texts
+
+    with pytest.raises(ValueError, match="1e-4"):
+        property_texts(pd.Series([1e-6]))
+    with pytest.raises(ValueError, match="1e-4"):
+        property_texts(pd.Series([1e16]))

@@ -24,8 +24,7 @@ from geodata.cell_table import (
 from geodata.indicators.service import DEFAULT_THRESHOLDS, classify_cells
 from geodata.inputs import quarter_start
 from geodata.provenance import sha256_file
-from geodata.publish import cells_geodataframe, provenance_record
-from geodata.writers import write_geoparquet
+from geodata.publish import provenance_record, write_cells_geoparquet
 
 
 @dg.asset(
@@ -138,12 +137,12 @@ def gap_cells(
     prov = provenance_record(inv, quarter=quarter, h3_resolution=res, thresholds=DEFAULT_THRESHOLDS)
     written = {}
     dest = outputs.file("cells", f"gap_cells_{quarter}_res{res}.parquet")
-    write_geoparquet(cells_geodataframe(table), dest, provenance=prov)
+    write_cells_geoparquet(table, dest, provenance=prov)
     written[res] = dest
     for r in settings.rollup_resolutions:
         coarse = rollup_cell_table(table, r)
         dest = outputs.file("cells", f"gap_cells_{quarter}_res{r}.parquet")
-        write_geoparquet(cells_geodataframe(coarse), dest, provenance={**prov, "h3_resolution": r})
+        write_cells_geoparquet(coarse, dest, provenance={**prov, "h3_resolution": r})
         written[r] = dest
     people = table.groupby("service_class", observed=False)["population"].sum()
     yield dg.Output(

@@ -20,7 +20,7 @@ from geodata.maps import (
 )
 from geodata.provenance import atomic_write_bytes
 from geodata.publication import publish_generation, refresh_lock
-from geodata.publish import build_manifest, provenance_record
+from geodata.publish import build_manifest, provenance_record, write_manifest_hints
 from geodata.reference import BOUNDARY_VERSIONS, load_provinces
 from geodata.writers import write_csv, write_geojson
 
@@ -159,7 +159,11 @@ def province_downloads(
         inv, quarter=quarter, h3_resolution=settings.h3_resolution, thresholds=DEFAULT_THRESHOLDS
     )
     context.log.info(f"{quarter}: writing per-province GeoJSON for both boundary versions ...")
-    listing = write_province_downloads(gap_cells, province_summaries, quarter, outputs.root(), prov)
+    hints: list[dict] = []
+    listing = write_province_downloads(
+        gap_cells, province_summaries, quarter, outputs.root(), prov, manifest_hints=hints
+    )
+    write_manifest_hints(outputs.root(), f"downloads_{quarter}", hints)
     largest = listing.sort_values("bytes").iloc[-1]
     coarser = listing[
         (listing["kind"] == "cells") & (listing["resolution"] < settings.h3_resolution)
