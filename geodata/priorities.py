@@ -44,7 +44,7 @@ from geodata.indicators.clusters import (
 from geodata.provenance import atomic_write_bytes
 from geodata.reference import BOUNDARY_VERSIONS, load_regions, province_names
 from geodata.writers import write_csv, write_parquet
-from geodata.writers.geojson import geojson_bytes
+from geodata.writers.geojson import collection_bytes, collection_header, geojson_bytes
 
 __all__ = [
     "PRIORITIES_DIR",
@@ -154,6 +154,26 @@ def priority_table(clusters: pd.DataFrame, version: str | None = None) -> pd.Dat
     return out.reset_index(drop=True)
 
 
+def _feature_lines(gdf: gpd.GeoDataFrame) -> list[bytes]:
+    """Each row's GeoJSON feature as GDAL writes it (rendered once through GDAL), so a
+    province's file is a header, a selection of these lines and a footer."""
+    body = geojson_bytes(gdf)
+    head = collection_header(None)
+    if not body.startswith(head):
+        raise RuntimeError("unexpected GeoJSON layout from GDAL")
+    inner = body[len(head) :].rsplit(b"\n]\n}\n", 1)[0]
+    # one feature per line; a raw newline never occurs inside a JSON string
+    lines = inner.split(b",\n") if inner else []
+    if len(lines) != len(gdf):
+        raise RuntimeError(f"GDAL wrote {len(lines)} features for {len(gdf)} rows")
+    return lines
+
+
+def _collection(lines: list[bytes], idx: Any, provenance: Mapping[str, Any]) -> bytes:
+    features = b"".join(lines[i] + b",\n" for i in idx)
+    return collection_bytes(collection_header(dict(provenance)), features)
+
+
 def _provenance(base: Mapping[str, Any], rule: GapRule, **extra: Any) -> dict[str, Any]:
     return {**base, "gap_rule": rule.as_dict(), **extra}
 
@@ -193,9 +213,10 @@ def write_priorities(
         base = f"{PRIORITIES_DIR}/{kind}_priorities_{quarter}"
         n = len(table)
         put_csv(f"{base}.csv", table, kind=kind, scope="national", clusters=n)
+        lines = _feature_lines(national)
         put(
             f"{base}.geojson",
-            geojson_bytes(national, provenance=prov),
+            _collection(lines, range(len(lines)), prov),
             kind=kind,
             scope="national",
             clusters=n,
@@ -209,13 +230,12 @@ def write_priorities(
         for version in BOUNDARY_VERSIONS:
             names = province_names(version)
             # national order restricted to a province is the order within it
-            rows_of = national.groupby(f"province_{version}", sort=False).indices
+            rows_of = table.groupby(f"province_{version}", sort=False).indices
             first = f"rank_in_province_{version}"
-            columns = [first, *[c for c in national.columns if c != first]]
+            columns = [first, *[c for c in table.columns if c != first]]
             for code, row in names.iterrows():
                 folder = f"{DOWNLOADS_DIR}/{version}/{code}_{province_slug(str(row['name_ascii']))}"
                 idx = rows_of.get(code, np.zeros(0, np.int64))
-                gdf = national.iloc[idx][columns].reset_index(drop=True)
                 pprov = _provenance(
                     provenance,
                     res.rule,
@@ -229,8 +249,8 @@ def write_priorities(
                 info = dict(
                     kind=kind, scope="province", version=version, code=code, clusters=len(idx)
                 )
-                put_csv(f"{stem}.csv", pd.DataFrame(gdf[columns]), **info)
-                put(f"{stem}.geojson", geojson_bytes(gdf, provenance=pprov), **info)
+                put_csv(f"{stem}.csv", table.iloc[idx][columns], **info)
+                put(f"{stem}.geojson", _collection(lines, idx, pprov), **info)
     return pd.DataFrame(rows), nationals
 
 

@@ -115,3 +115,22 @@ def test_top_records_are_json_ready_and_ranked():
     assert [r["rank"] for r in top] == list(range(1, len(top) + 1))
     json.dumps(top, allow_nan=False)
     assert all(isinstance(r["seed_cell"], str) and h3.is_valid_cell(r["seed_cell"]) for r in top)
+
+
+def test_province_geojson_equals_gdal_writing_the_province_alone(tmp_path):
+    """Features are rendered once through GDAL and sliced per province: the bytes equal GDAL
+    writing the province's rows on their own."""
+    import geopandas as gpd
+
+    from geodata.writers.geojson import geojson_bytes
+
+    cells = grid([0, 1, 4], [0, 2, 4, 4])
+    listing, outlines = write_priorities(find_priorities(cells), "2026Q3", tmp_path, {"s": 1})
+    for kind in ("mobile", "fixed"):
+        path = tmp_path / "downloads" / "34" / "04_cao-bang" / f"2026Q3_{kind}_priorities.geojson"
+        doc = json.loads(path.read_text(encoding="utf-8"))
+        national = outlines[kind]
+        mine = national[national["province_34"] == "04"].reset_index(drop=True)
+        assert len(doc["features"]) == len(mine) > 0
+        expected = geojson_bytes(gpd.GeoDataFrame(mine, crs=4326), provenance=doc["provenance"])
+        assert path.read_bytes() == expected
