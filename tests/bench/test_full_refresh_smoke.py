@@ -58,6 +58,9 @@ def test_refresh_is_profiled_per_asset(figures) -> None:
     assert {"population_cells", "gap_cells", "province_downloads", "output_manifest"} <= set(assets)
     assert assets["gap_cells"]["steps"] == 2  # one per quarter
     assert all(a["peak_rss_mb"] > 0 and a["wall_s"] >= 0 for a in assets.values())
+    alone = scale["raster_alone"]
+    assert alone["peak_rss_mb"] > 0 and alone["imports_rss_mb"] > 0
+    assert int(alone["result"].split()[0]) == scale["input_counts"]["population_valid_pixels"]
     assert json.loads((cache / "figures.json").read_text())["scales"][0]["scale"] == SCALE
     table = printed[printed.index("peak RSS MB") :]  # the per-asset table, then the summary
     assert all(name in table for name in assets) and "summary" in table
