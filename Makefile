@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test bench ui serve lint clean sample
+.PHONY: run test bench bench-refresh ui serve lint clean sample
 
 $(STAMP): pyproject.toml
 	@command -v $(PYTHON) >/dev/null || { echo "need $(PYTHON) on PATH (or: make PYTHON=python3 ...)"; exit 1; }
@@ -21,9 +21,15 @@ run: $(STAMP)
 test: $(STAMP)
 	$(PY) -m pytest -q
 
-## bench: kernel benchmarks with ratios against the fastest library measured in the same run
+## bench: kernel benchmarks (ratios against the fastest library measured in the same run), then
+## the full national refresh at 1/4, 1/2 and 1 of the national input and a no-change rerun
+## (input generated once into .cache/bench/; BENCH_SCALES=1 for one scale; ~15-25 min)
 bench: $(STAMP)
 	$(PY) -m bench
+
+## bench-refresh: only the full national refresh benchmark
+bench-refresh: $(STAMP)
+	$(PY) -m bench full_refresh
 
 ## ui: the Dagster UI on the same instance `make run` used (graph, checks, schedules, maps)
 ui: $(STAMP)

@@ -1,4 +1,10 @@
-"""`make bench`: run every benchmark module in turn (python -m bench [name ...])."""
+"""`make bench`: run every benchmark module in turn (python -m bench [name ...]).
+
+The kernel benchmarks (points, group-by, raster, polygons, coverage: ratios against the fastest
+library measured beside them) and then the full national refresh (``full_refresh``: 1/4, 1/2 and
+the whole national input; ``BENCH_SCALES=1`` for one scale). ``python -m bench full_refresh``
+runs only the refresh.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +13,14 @@ import os
 import platform
 import sys
 
-MODULES = ["bench_points", "bench_groupby", "bench_raster", "bench_polygons", "bench_coverage"]
+MODULES = [
+    "bench_points",
+    "bench_groupby",
+    "bench_raster",
+    "bench_polygons",
+    "bench_coverage",
+    "full_refresh",
+]
 
 
 def main(argv: list[str]) -> int:

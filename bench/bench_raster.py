@@ -2,7 +2,8 @@
 
 Inputs: the shipped WorldPop 1 km grid of Vietnam (area mode: pixels ~ cells) and a synthetic
 100 m population grid (centre mode) made from it: each 1 km pixel split into 10 x 10 pixels with
-random weights that keep its sum, written once as a tiled LZW GeoTIFF under ``.cache/bench/``
+random weights that keep its sum (the national input's population grid, written by
+``geodata.sample.population``), written once as a tiled LZW GeoTIFF under ``.cache/bench/``
 (git-ignored): a 3,000 x 3,000 px sub-extent (Red River delta) and the whole country
 (17,810 x 8,790 px).
 
@@ -38,6 +39,8 @@ from rasterio.windows import Window
 from bench.report import best_time, report
 from geodata.kernels.raster import raster_to_cells
 from geodata.reference import population_raster_path
+from geodata.sample.generate import DEFAULT_SEED
+from geodata.sample.population import write_fine_population
 
 __all__ = ["main", "make_100m_grid"]
 
@@ -50,47 +53,18 @@ def make_100m_grid(
 ) -> Path:
     """Write a 100 m (1/10 of WorldPop's pixel) grid over WorldPop rows/cols, keeping block sums.
 
-    ``rows``/``cols`` count source (1 km) pixels; ``None``: to the edge. Written in strips of
-    source rows, so the national grid never sits whole in memory. Deterministic (seeded).
+    ``rows``/``cols`` count source (1 km) pixels; ``None``: to the edge. The national input's
+    generator (:func:`geodata.sample.population.write_fine_population`) writes it in strips, so
+    the national grid never sits whole in memory. Deterministic (seeded); cached at ``path``.
     """
     if path.exists():
         return path
     path.parent.mkdir(parents=True, exist_ok=True)
-    rng = np.random.default_rng(20200101)
-    tmp = path.with_suffix(".part.tif")
     with rasterio.open(population_raster_path()) as src:
         rows = rows or src.height - row0
         cols = cols or src.width - col0
-        nodata = src.nodata
-        t = src.transform
-        profile = {
-            "driver": "GTiff",
-            "dtype": "float32",
-            "count": 1,
-            "height": rows * 10,
-            "width": cols * 10,
-            "crs": src.crs,
-            "transform": rasterio.Affine(
-                t.a / 10, 0.0, t.c + col0 * t.a, 0.0, t.e / 10, t.f + row0 * t.e
-            ),
-            "nodata": nodata,
-            "tiled": True,
-            "blockxsize": 256,
-            "blockysize": 256,
-            "compress": "lzw",
-            "predictor": 3,
-        }
-        with rasterio.open(tmp, "w", **profile) as dst:
-            strip = 64  # source rows per strip
-            for r in range(0, rows, strip):
-                n = min(strip, rows - r)
-                a = src.read(1, window=Window(col0, row0 + r, cols, n))
-                w = rng.gamma(2.0, 1.0, (n * 10, cols * 10)).astype(np.float64)
-                blocks = w.reshape(n, 10, cols, 10).sum(axis=(1, 3))
-                share = w / np.repeat(np.repeat(blocks, 10, axis=0), 10, axis=1)
-                fine = np.repeat(np.repeat(a.astype(np.float64), 10, axis=0), 10, axis=1) * share
-                fine[np.repeat(np.repeat(a == nodata, 10, axis=0), 10, axis=1)] = nodata
-                dst.write(fine.astype(np.float32), 1, window=Window(0, r * 10, cols * 10, n * 10))
+    tmp = path.with_suffix(".part.tif")
+    write_fine_population(tmp, split=10, seed=DEFAULT_SEED, window=Window(col0, row0, cols, rows))
     tmp.rename(path)
     return path
 

@@ -162,30 +162,37 @@ def _raster_to_cells(
     parts_v: list[npt.NDArray[np.float64]] = []
     total = 0.0
     n_valid = 0
-    for r0 in range(0, src.height, rows):
-        nrows = min(rows, src.height - r0)
-        try:
-            data = src.read(band, window=Window(0, r0, src.width, nrows), masked=True)
-        except (RasterioError, CPLE_BaseError) as exc:
-            raise CorruptFileError(
-                name, f"cannot read rows {r0}..{r0 + nrows - 1} ({exc})"
-            ) from exc
-        valid = ~np.ma.getmaskarray(data) & np.isfinite(np.ma.getdata(data))
-        if not valid.any():
-            continue
-        pr, pc = np.nonzero(valid)
-        v = np.ma.getdata(data)[pr, pc].astype(np.float64)
-        lat, lng = grid.pixel_centres_wgs84(pr + r0, pc)
-        if not (np.isfinite(lat).all() and np.isfinite(lng).all()):
-            raise CRSError(name, "valid pixels cannot be located in WGS84 (outside the CRS area)")
-        total += float(v.sum())
-        n_valid += int(pr.size)
-        cells = _in_threads(latlng_to_cells, lat, lng, res=res)
-        if used == "area":
-            cells, v = _spread_by_area(grid, res, r0, valid, pr, pc, v, cells)
-        c, s = _group_sum(cells, v)
-        parts_c.append(c)
-        parts_v.append(s)
+    # GDAL's block cache (default: 5% of RAM) would keep every block read until the file is
+    # closed, i.e. the whole decompressed raster up to that size; each block is read once here,
+    # so a cache of two strips keeps memory flat however large the raster grows
+    strip_mb = rows * src.width * np.dtype(src.dtypes[band - 1]).itemsize / 2**20
+    with rasterio.Env(GDAL_CACHEMAX=max(32, math.ceil(2 * strip_mb))):
+        for r0 in range(0, src.height, rows):
+            nrows = min(rows, src.height - r0)
+            try:
+                data = src.read(band, window=Window(0, r0, src.width, nrows), masked=True)
+            except (RasterioError, CPLE_BaseError) as exc:
+                raise CorruptFileError(
+                    name, f"cannot read rows {r0}..{r0 + nrows - 1} ({exc})"
+                ) from exc
+            valid = ~np.ma.getmaskarray(data) & np.isfinite(np.ma.getdata(data))
+            if not valid.any():
+                continue
+            pr, pc = np.nonzero(valid)
+            v = np.ma.getdata(data)[pr, pc].astype(np.float64)
+            lat, lng = grid.pixel_centres_wgs84(pr + r0, pc)
+            if not (np.isfinite(lat).all() and np.isfinite(lng).all()):
+                raise CRSError(
+                    name, "valid pixels cannot be located in WGS84 (outside the CRS area)"
+                )
+            total += float(v.sum())
+            n_valid += int(pr.size)
+            cells = _in_threads(latlng_to_cells, lat, lng, res=res)
+            if used == "area":
+                cells, v = _spread_by_area(grid, res, r0, valid, pr, pc, v, cells)
+            c, s = _group_sum(cells, v)
+            parts_c.append(c)
+            parts_v.append(s)
     if not parts_c:
         return RasterCells(np.zeros(0, np.uint64), np.zeros(0, np.float64), 0.0, 0, used)
     if len(parts_c) == 1:  # already grouped and sorted

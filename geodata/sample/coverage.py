@@ -32,7 +32,7 @@ __all__ = ["NODATA", "CoverageGrid", "covered_mask", "best_rank_grid", "write_co
 
 #: Nodata value of the coverage GeoTIFFs (outside Vietnam / the selected provinces).
 NODATA = 255
-_BATCH = 20_000  # sites stamped at once (bounds memory for large scales)
+_BATCH_PAIRS = 1 << 22  # site x window-pixel pairs stamped at once (bounds memory)
 
 
 @dataclass(frozen=True)
@@ -111,7 +111,7 @@ def covered_mask(
 ) -> npt.NDArray[np.bool_]:
     """Pixels of ``grid`` whose centre is within ``range_m`` of a site (or that hold a site).
 
-    Vectorised: every site is stamped with one window of pixel offsets sized for the largest range.
+    Vectorised: sites are stamped in groups, with one window of pixel offsets per range size.
 
     >>> g = CoverageGrid.geographic((106.0, 10.0, 106.1, 10.1), 0.01)
     >>> int(covered_mask(g, [106.05], [10.05], [3000]).sum())  # about pi * 3**2 / (1.09 * 1.11)
@@ -132,24 +132,29 @@ def covered_mask(
         x, y = Transformer.from_crs(4326, grid.crs, always_xy=True).transform(lon_a, lat_a)
         x, y = np.asarray(x), np.asarray(y)
         m_per_px = abs(t.a)
-    reach = int(np.ceil(r_m.max() / m_per_px)) + 1
-    dr, dc = (a.ravel() for a in np.mgrid[-reach : reach + 1, -reach : reach + 1])
+    # each site's window is sized for its own range (grouped by that size): a pixel whose centre
+    # is within range lies inside it, so the result equals one window sized for the largest range
+    reach = np.ceil(r_m / m_per_px).astype(np.int64) + 1
     col0 = np.floor((x - t.c) / t.a).astype(np.int64)
     row0 = np.floor((y - t.f) / t.e).astype(np.int64)
-    for s in range(0, x.size, _BATCH):
-        sl = slice(s, s + _BATCH)
-        rows = row0[sl, None] + dr[None, :]
-        cols = col0[sl, None] + dc[None, :]
-        cx = t.c + (cols + 0.5) * t.a
-        cy = t.f + (rows + 0.5) * t.e
-        if grid.is_geographic:
-            dx = (cx - x[sl, None]) * KM_PER_DEG * 1000.0 * np.cos(np.radians(y[sl, None]))
-            dy = (cy - y[sl, None]) * KM_PER_DEG * 1000.0
-        else:
-            dx, dy = cx - x[sl, None], cy - y[sl, None]
-        hit = (np.hypot(dx, dy) <= r_m[sl, None]) | ((dr == 0) & (dc == 0))[None, :]
-        hit &= (rows >= 0) & (rows < grid.shape[0]) & (cols >= 0) & (cols < grid.shape[1])
-        out[rows[hit], cols[hit]] = True
+    for k in np.unique(reach):  # a few dozen window sizes at most
+        idx = np.flatnonzero(reach == k)
+        dr, dc = (a.ravel() for a in np.mgrid[-k : k + 1, -k : k + 1])
+        batch = max(1, _BATCH_PAIRS // dr.size)
+        for s in range(0, idx.size, batch):
+            sl = idx[s : s + batch]
+            rows = row0[sl, None] + dr[None, :]
+            cols = col0[sl, None] + dc[None, :]
+            cx = t.c + (cols + 0.5) * t.a
+            cy = t.f + (rows + 0.5) * t.e
+            if grid.is_geographic:
+                dx = (cx - x[sl, None]) * KM_PER_DEG * 1000.0 * np.cos(np.radians(y[sl, None]))
+                dy = (cy - y[sl, None]) * KM_PER_DEG * 1000.0
+            else:
+                dx, dy = cx - x[sl, None], cy - y[sl, None]
+            hit = (np.hypot(dx, dy) <= r_m[sl, None]) | ((dr == 0) & (dc == 0))[None, :]
+            hit &= (rows >= 0) & (rows < grid.shape[0]) & (cols >= 0) & (cols < grid.shape[1])
+            out[rows[hit], cols[hit]] = True
     return out
 
 

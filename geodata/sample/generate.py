@@ -12,6 +12,10 @@ per province plus the real DTI 2022 ranking. Layout of ``out_dir``::
     adoption/sample_{code34}_{slug}.csv            one per province (synthetic)
     adoption/real_dti_2022_provincial_ranking.csv  real DTI 2022 ranking (63-system codes)
     population/worldpop_vnm_2020_1km_clip.tif      real WorldPop window, only for a province slice
+    population/synthetic_pop_3arcsec_from_worldpop_2020_1km.tif   national mode only (SYNTHETIC)
+
+``national=True`` makes the national-size benchmark input (``python -m geodata.sample --national``):
+~1 M speed tiles per quarter, 500 k cells, coverage at 250 m, population at ~100 m.
 
 The same arguments give byte-identical files (no wall-clock time is written anywhere). The
 directory is built next to ``out_dir`` and moved into place whole.
@@ -49,6 +53,7 @@ from geodata.sample.adoption import (
     write_adoption_csv,
 )
 from geodata.sample.coverage import CoverageGrid, best_rank_grid, covered_mask, write_coverage_tif
+from geodata.sample.population import fine_population_name, write_fine_population
 from geodata.sample.sites import MCC, OPERATORS, RADIOS, synthetic_cells, write_cells_csv
 from geodata.sample.speeds import synthetic_tiles, write_ookla_parquet
 from geodata.sample.surface import PopulationSurface, build_surface
@@ -61,16 +66,22 @@ __all__ = [
     "DEFAULT_PERIODS",
     "TARGET_COUNTS",
     "SAMPLE_NOTE",
+    "NATIONAL_COUNTS",
+    "national_grids",
+    "ensure_sample",
 ]
 
 DEFAULT_SEED = 20250701
 DEFAULT_PERIODS: tuple[str, ...] = ("2026Q2", "2026Q3")
 #: National counts at ``scale=1.0``: tiles per period (first period) and cells.
 TARGET_COUNTS: dict[str, int] = {"fixed": 80_000, "mobile": 60_000, "cells": 15_000}
+#: National-size input (``national=True``) at ``scale=1.0``: ~1 M tiles per quarter, 500 k cells;
+#: population at 3 arc-seconds (~100 m) and coverage at 0.0025 degrees / 250 m (see national_grids).
+NATIONAL_COUNTS: dict[str, int] = {"fixed": 600_000, "mobile": 450_000, "cells": 500_000}
 SAMPLE_NOTE = "SYNTHETIC sample data shaped by real WorldPop/GeoNames/roads; not measurements"
 GENERATOR = "geodata.sample"
 
-_STREAMS = {"cells": 1, "fixed": 2, "mobile": 3, "adoption": 4}
+_STREAMS = {"cells": 1, "fixed": 2, "mobile": 3, "adoption": 4, "population": 5}
 _COVERAGE_RES_DEG = 0.01
 _UTM_EPSG, _UTM_RES_M = 32648, 1000.0
 _PROJECTED = ("opc", "4G")  # one raster in UTM 48N, to exercise "any CRS"
@@ -100,6 +111,16 @@ class SampleManifest:
     sha256: dict[str, str] = field(default_factory=dict)
 
 
+def national_grids(scale: float) -> tuple[int, float, float]:
+    """Raster sizes of the national input at ``scale``: (population split of each 1 km pixel,
+    coverage resolution in degrees, in UTM metres). Pixel counts scale with ``scale`` too:
+    1.0 -> (10, 0.0025, 250), 0.5 -> (7, 0.00354, 354), 0.25 -> (5, 0.005, 500).
+    """
+    root = float(np.sqrt(scale))
+    split = max(2, int(round(10 * root)))
+    return split, round(0.0025 / root, 5), float(round(250.0 / root))
+
+
 def _check_periods(periods: Sequence[str]) -> tuple[str, ...]:
     out = tuple(str(p).strip().upper() for p in periods)
     bad = [p for p in out if not _QUARTER.match(p)]
@@ -115,9 +136,15 @@ def _rng(seed: int, stream: str) -> np.random.Generator:
 
 
 def _write_cells_and_coverage(
-    tmp: Path, surface: PopulationSurface, seed: int, n_cells: int, counts: dict[str, int]
+    tmp: Path,
+    surface: PopulationSurface,
+    seed: int,
+    n_cells: int,
+    counts: dict[str, int],
+    res: tuple[float, float] = (_COVERAGE_RES_DEG, _UTM_RES_M),
 ) -> tuple[CoverageGrid, np.ndarray]:
-    """Cell sites CSV and coverage GeoTIFFs; returns the best-technology grid for mobile tiles."""
+    """Cell sites CSV and coverage GeoTIFFs at ``res`` (degrees, UTM metres); returns the
+    best-technology grid (always at ``_COVERAGE_RES_DEG``) the mobile tiles are drawn with."""
     cells = synthetic_cells(surface, _rng(seed, "cells"), n_cells)
     (tmp / "cell_sites").mkdir()
     write_cells_csv(cells, tmp / "cell_sites" / f"sample_cell_towers_{MCC}.csv")
@@ -125,14 +152,14 @@ def _write_cells_and_coverage(
     for radio in RADIOS:
         counts[f"cells_{radio}"] = int((cells["radio"] == radio).sum())
 
-    geo = CoverageGrid.geographic(surface.bbox, _COVERAGE_RES_DEG)
+    geo = CoverageGrid.geographic(surface.bbox, res[0])
     geo_inside = geo.inside_mask(surface.codes)
     (tmp / "coverage").mkdir()
     for op_index, (key, name, mnc) in enumerate(OPERATORS):  # three operators
         for tech, radio in _TECH_RADIO.items():  # two technologies
             sel = (cells["operator"] == op_index).to_numpy() & (cells["radio"] == radio).to_numpy()
             if (key, tech) == _PROJECTED:
-                grid = CoverageGrid.projected(surface.bbox, _UTM_EPSG, _UTM_RES_M)
+                grid = CoverageGrid.projected(surface.bbox, _UTM_EPSG, res[1])
                 inside = grid.inside_mask(surface.codes)
             else:
                 grid, inside = geo, geo_inside
@@ -158,6 +185,9 @@ def _write_cells_and_coverage(
     counts["coverage_rasters"] = len(OPERATORS) * len(_TECH_RADIO)
     radio_index = cells["radio"].map({r: i for i, r in enumerate(RADIOS)}).to_numpy(dtype=np.int64)
     rank = np.array([TECH_RANK.index(RADIO_TO_TECH[r]) for r in RADIOS])[radio_index]
+    if res[0] != _COVERAGE_RES_DEG:  # the tiles only need the technology on a ~1 km grid
+        geo = CoverageGrid.geographic(surface.bbox, _COVERAGE_RES_DEG)
+        geo_inside = geo.inside_mask(surface.codes)
     best = best_rank_grid(geo, cells["lon"], cells["lat"], cells["range"], rank)
     return geo, np.where(geo_inside, best, 0).astype(np.uint8)
 
@@ -171,6 +201,7 @@ def _write_speed_tiles(
     periods: tuple[str, ...],
     tech: tuple[CoverageGrid, np.ndarray],
     counts: dict[str, int],
+    targets: dict[str, int] = TARGET_COUNTS,
 ) -> None:
     grid, best = tech
     (tmp / "speed_tiles").mkdir()
@@ -179,7 +210,7 @@ def _write_speed_tiles(
             surface,
             _rng(seed, kind),
             kind=kind,  # type: ignore[arg-type]
-            n_tiles=TARGET_COUNTS[kind] * scale * share,
+            n_tiles=targets[kind] * scale * share,
             n_periods=len(periods),
             tech_at=lambda lon, lat: grid.lookup(best, lon, lat),
         )
@@ -221,8 +252,8 @@ def _write_adoption(
     counts["dti_rows"] = len(dti)
 
 
-def _write_population_clip(tmp: Path, surface: PopulationSurface) -> None:
-    """The real WorldPop grid, windowed to the selection's bbox, values unchanged."""
+def _population_window(surface: PopulationSurface) -> Window:
+    """Window of the WorldPop grid covering the selection's bbox."""
     west, south, east, north = surface.bbox
     with rasterio.open(population_raster_path()) as src:
         t = src.transform
@@ -230,7 +261,39 @@ def _write_population_clip(tmp: Path, surface: PopulationSurface) -> None:
         row0 = max(int(np.floor((north - t.f) / t.e)), 0)
         col1 = min(int(np.ceil((east - t.c) / t.a)), src.width)
         row1 = min(int(np.ceil((south - t.f) / t.e)), src.height)
-        window = Window(col0, row0, col1 - col0, row1 - row0)
+    return Window(col0, row0, col1 - col0, row1 - row0)
+
+
+def _write_population_fine(
+    tmp: Path, surface: PopulationSurface, seed: int, split: int, subset: bool
+) -> dict[str, float]:
+    """National mode: the WorldPop grid split ``split x split`` (SYNTHETIC inside each 1 km pixel)."""
+    (tmp / "population").mkdir()
+    area = f"provinces {','.join(surface.codes)}" if subset else "Vietnam"
+    return write_fine_population(
+        tmp / "population" / fine_population_name(split),
+        split=split,
+        seed=seed,
+        window=_population_window(surface) if subset else None,
+        tags={
+            "GAP_MONITOR_SAMPLE": "true",
+            "SYNTHETIC": "true",
+            "GENERATOR": GENERATOR,
+            "SOURCE": "WorldPop 2020 1 km UN-adjusted population counts, Vietnam (doi:10.5258/SOTON/WP00671)",
+            "LICENSE": "CC BY 4.0",
+            "ATTRIBUTION": "WorldPop (www.worldpop.org, University of Southampton)",
+            "NOTE": f"SYNTHETIC: each 1 km WorldPop pixel over {area} split into {split}x{split} "
+            "pixels with random weights that keep its sum (national benchmark input)",
+        },
+    )
+
+
+def _write_population_clip(tmp: Path, surface: PopulationSurface) -> None:
+    """The real WorldPop grid, windowed to the selection's bbox, values unchanged."""
+    window = _population_window(surface)
+    col0, row0 = int(window.col_off), int(window.row_off)
+    with rasterio.open(population_raster_path()) as src:
+        t = src.transform
         data = src.read(1, window=window)
         profile = {
             "driver": "GTiff",
@@ -284,6 +347,7 @@ def generate_sample(
     scale: float = 1.0,
     provinces_34: Sequence[str] | None = None,
     periods: Sequence[str] = DEFAULT_PERIODS,
+    national: bool = False,
 ) -> SampleManifest:
     """Write the synthetic sample input directory (layout in the module docstring).
 
@@ -297,6 +361,10 @@ def generate_sample(
     provinces_34 : 34-system province codes to generate only that area (fast, for tests), or None
         for the whole country; a slice also gets the clipped real WorldPop grid
     periods : quarters (``"2026Q2"``), in time order; the later ones are a little better
+    national : national-size benchmark input: :data:`NATIONAL_COUNTS` x ``scale`` tiles and
+        cells, coverage rasters at 250 m and a SYNTHETIC ~100 m population grid split from the
+        1 km WorldPop one (``population/``); ``scale`` also shrinks the raster pixel counts
+        (:func:`national_grids`), so a fraction of the input is a fraction of every kind
 
     Returns
     -------
@@ -328,15 +396,28 @@ def generate_sample(
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
     tmp.chmod(0o755)  # mkdtemp makes it private; the sample is an ordinary directory
     counts: dict[str, int] = {}
+    targets = NATIONAL_COUNTS if national else TARGET_COUNTS
+    split, res_deg, res_m = (
+        national_grids(scale) if national else (1, _COVERAGE_RES_DEG, _UTM_RES_M)
+    )
     try:
         tech = _write_cells_and_coverage(
-            tmp, surface, seed, round(TARGET_COUNTS["cells"] * scale * share), counts
+            tmp,
+            surface,
+            seed,
+            round(targets["cells"] * scale * share),
+            counts,
+            (res_deg, res_m),
         )
-        _write_speed_tiles(tmp, surface, seed, share, scale, period_t, tech, counts)
+        _write_speed_tiles(tmp, surface, seed, share, scale, period_t, tech, counts, targets)
         _write_adoption(tmp, surface, seed, period_t, subset, counts)
-        if subset:
+        if national:
+            pop = _write_population_fine(tmp, surface, seed, split, subset)
+            counts["population_pixels"] = int(pop["pixels"])
+            counts["population_valid_pixels"] = int(pop["valid_pixels"])
+        elif subset:
             _write_population_clip(tmp, surface)
-        counts["population_rasters"] = int(subset)
+        counts["population_rasters"] = int(subset or national)
         files = sorted(p.relative_to(tmp).as_posix() for p in tmp.rglob("*") if p.is_file())
         sha = {f: sha256_file(tmp / f) for f in files}
         marker = {
@@ -347,12 +428,22 @@ def generate_sample(
             "scale": scale,
             "provinces_34": list(surface.codes) if subset else None,
             "periods": list(period_t),
+            **(
+                {
+                    "national": True,
+                    "population_split": split,
+                    "coverage_res_deg": res_deg,
+                    "coverage_res_utm_m": res_m,
+                }
+                if national
+                else {}
+            ),
             "note": SAMPLE_NOTE,
             "real_data_included": [
                 "adoption/real_dti_2022_provincial_ranking.csv (DTI 2022, dti.gov.vn)",
                 *(
                     ["population/worldpop_vnm_2020_1km_clip.tif (WorldPop 2020, CC BY 4.0)"]
-                    if subset
+                    if subset and not national
                     else []
                 ),
             ],
@@ -376,3 +467,36 @@ def generate_sample(
         periods=period_t,
         sha256=sha,
     )
+
+
+def ensure_sample(
+    out_dir: str | os.PathLike[str],
+    *,
+    seed: int = DEFAULT_SEED,
+    scale: float = 1.0,
+    provinces_34: Sequence[str] | None = None,
+    periods: Sequence[str] = DEFAULT_PERIODS,
+    national: bool = False,
+) -> tuple[Path, bool]:
+    """The sample of these arguments in ``out_dir``: reused when its ``SAMPLE.json`` marker
+    records the same arguments, generated (replacing it) otherwise. Returns (path, generated).
+    """
+    out = Path(out_dir).absolute()
+    marker = out / "SAMPLE.json"
+    if marker.exists():
+        m = json.loads(marker.read_text(encoding="utf-8"))
+        codes = None if provinces_34 is None else sorted({str(c).zfill(2) for c in provinces_34})
+        same = (
+            m.get("generator") == GENERATOR
+            and m.get("seed") == int(seed)
+            and m.get("scale") == scale
+            and m.get("provinces_34") == codes
+            and m.get("periods") == list(_check_periods(periods))
+            and bool(m.get("national", False)) == bool(national)
+        )
+        if same and all((out / f).is_file() for f in m.get("files", {})):
+            return out, False
+    generate_sample(
+        out, seed=seed, scale=scale, provinces_34=provinces_34, periods=periods, national=national
+    )
+    return out, True
