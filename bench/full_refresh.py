@@ -116,13 +116,38 @@ def _du_mb(path: Path) -> float:
     return sum(p.stat().st_size for p in path.rglob("*") if p.is_file()) / 1e6
 
 
+_TIME = Path("/usr/bin/time")
+
+
+def _measured(cmd: list[str], peak_file: Path) -> list[str]:
+    """``cmd`` run under GNU time writing the child's own peak RSS (KB) to ``peak_file``.
+
+    ``ru_maxrss`` from ``wait4`` also counts the memory image the child had before ``exec`` (a
+    copy of this process: several GB once the kernel benchmarks ran), so the peak is taken from
+    GNU time, whose child is forked from a small process. Without GNU time, ``wait4`` is used.
+    """
+    if not _TIME.exists():
+        return cmd
+    return [str(_TIME), "-q", "-f", "%M", "-o", str(peak_file), *cmd]
+
+
+def _peak_mb(peak_file: Path, usage: Any) -> float:
+    try:
+        return int(peak_file.read_text().split()[-1]) / 1024.0
+    except (OSError, ValueError, IndexError):
+        return usage.ru_maxrss / 1024.0  # kilobytes on Linux
+    finally:
+        peak_file.unlink(missing_ok=True)
+
+
 def _run_refresh(env: dict[str, str], log_path: Path, profile: Path) -> RefreshRun:
     """Run ``make run``'s command once as a child; wall, CPU and peak RSS from ``os.wait4``."""
     before = profile.read_text().splitlines() if profile.exists() else []
     with open(log_path, "w", encoding="utf-8") as log:
         t0 = time.perf_counter()
+        peak_file = log_path.with_suffix(".maxrss")
         proc = subprocess.Popen(
-            [sys.executable, "-m", "dagster_project.run"],
+            _measured([sys.executable, "-m", "dagster_project.run"], peak_file),
             cwd=ROOT,
             env=env,
             stdout=log,
@@ -136,11 +161,11 @@ def _run_refresh(env: dict[str, str], log_path: Path, profile: Path) -> RefreshR
     text = log_path.read_text(encoding="utf-8", errors="replace")
     # the step profiler resets the process's high-water mark before each step, and the kernel
     # reports the mark at exit as ru_maxrss: the whole run's peak is the largest of both
-    peak = max([usage.ru_maxrss / 1024.0, *(s["peak_rss_mb"] or 0.0 for s in steps)])
+    peak = max([_peak_mb(peak_file, usage), *(s["peak_rss_mb"] or 0.0 for s in steps)])
     return RefreshRun(
         wall_s=round(wall, 2),
         cpu_s=round(usage.ru_utime + usage.ru_stime, 2),
-        peak_rss_mb=round(peak, 1),  # ru_maxrss: kilobytes on Linux
+        peak_rss_mb=round(peak, 1),
         exit_code=proc.returncode,
         steps=steps,
         nothing_new=_NOTHING_NEW in text,
@@ -160,8 +185,14 @@ if sys.argv[1] != "-":
 def _child_usage(args: list[str]) -> tuple[float, float, str]:
     """Run ``python -c`` ``args`` as a child: (wall s, peak RSS MB, stdout)."""
     t0 = time.perf_counter()
+    fd, name = tempfile.mkstemp(suffix=".maxrss")
+    os.close(fd)
+    peak_file = Path(name)
     proc = subprocess.Popen(
-        [sys.executable, "-c", *args], cwd=ROOT, stdout=subprocess.PIPE, text=True
+        _measured([sys.executable, "-c", *args], peak_file),
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        text=True,
     )
     assert proc.stdout is not None
     out = proc.stdout.read()
@@ -169,7 +200,7 @@ def _child_usage(args: list[str]) -> tuple[float, float, str]:
     proc.returncode = os.waitstatus_to_exitcode(status)
     if proc.returncode != 0:
         raise RuntimeError(f"child {args[1:]} failed with exit code {proc.returncode}")
-    return time.perf_counter() - t0, usage.ru_maxrss / 1024.0, out.strip()
+    return time.perf_counter() - t0, _peak_mb(peak_file, usage), out.strip()
 
 
 def raster_alone(path: Path) -> dict[str, Any]:
