@@ -99,6 +99,7 @@ def group_by_cell(
         totals = [
             [pool.submit(np.bincount, codes, t, m) for t in future.result()] for future in terms
         ]
+        del terms  # each term array is freed once its total is done
         out: dict[str, npt.NDArray[np.float64] | npt.NDArray[np.int64]] = {}
         for (name, fn, _), parts in zip(jobs, totals, strict=True):
             if fn is mean_terms:
