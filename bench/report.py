@@ -7,8 +7,9 @@ time to this engine's time (>= 1.0 means at least as fast as the best library me
 
 from __future__ import annotations
 
+import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 __all__ = ["best_time", "report"]
@@ -25,17 +26,37 @@ def best_time(fn: Callable[[], Any], repeat: int = 3) -> float:
     return min(times)
 
 
-def report(kernel: str, n: int, unit: str, ours: str, timings: dict[str, float]) -> float:
+def report(
+    kernel: str,
+    n: int,
+    unit: str,
+    ours: str,
+    timings: dict[str, float],
+    different: Mapping[str, tuple[float, str]] | None = None,
+    *,
+    no_alternative: str = "no library measured does this work",
+) -> float:
     """Print the table for one kernel and return ours' ratio to the fastest alternative.
 
-    ``timings`` maps engine name -> best seconds; ``ours`` names the product's kernel in it.
+    ``timings`` maps engine name -> best seconds for engines doing the same work; ``ours`` names
+    the product's kernel in it. ``different`` maps engine name -> (seconds, why): engines shown
+    for scale that do different work, printed with the reason instead of a ratio and never
+    counted as the fastest alternative. With no same-work alternative the ratio column says
+    ``no_alternative`` and NaN is returned.
     """
     alternatives = {k: v for k, v in timings.items() if k != ours}
-    fastest_alt = min(alternatives.values()) if alternatives else timings[ours]
+    fastest_alt = min(alternatives.values()) if alternatives else math.nan
+    rows = {k: (v, None) for k, v in timings.items()} | dict(different or {})
     print(f"\n{kernel}  (n = {n:,} {unit})")
     print(f"  {'engine':<34} {'seconds':>9} {'rate ' + unit + '/s':>18} {'ratio':>7}")
-    for name, sec in sorted(timings.items(), key=lambda kv: kv[1]):
+    for name, (sec, why) in sorted(rows.items(), key=lambda kv: kv[1][0]):
         mark = "  <- ours" if name == ours else ""
-        ratio = fastest_alt / sec if sec > 0 else float("inf")
-        print(f"  {name:<34} {sec:>9.3f} {n / sec:>18,.0f} {ratio:>6.2f}x{mark}")
+        if why is not None:
+            ratio = f"  -  {why}"
+        elif not alternatives:
+            ratio = f"  -  {no_alternative}"
+        else:
+            ratio = f"{fastest_alt / sec if sec > 0 else float('inf'):>6.2f}x"
+        rate = n / sec if sec > 0 else float("inf")
+        print(f"  {name:<34} {sec:>9.3f} {rate:>18,.0f} {ratio}{mark}")
     return fastest_alt / timings[ours]

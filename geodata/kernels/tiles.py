@@ -41,14 +41,29 @@ def tiles_to_cells(quadkeys: npt.ArrayLike, res: int) -> CellArray:
     """
     if not 0 <= int(res) <= 15:
         raise ValueError(f"H3 resolution must be in 0..15, got {res}")
-    keys = np.asarray(quadkeys, dtype=object).ravel()
-    if keys.size == 0:
+    given = np.asarray(quadkeys)
+    if given.size == 0:
         return np.zeros(0, dtype=np.uint64)
-    try:
-        text = np.asarray(keys, dtype="S")  # one C-level conversion to ASCII bytes
+    flat = given.ravel() if given.dtype.kind in "USO" else given.ravel().astype(object)
+    # the usual case (one zoom, e.g. Ookla's 16): validated and decoded in one pass, straight
+    # from the characters of a text array, else after one C-level conversion to ASCII bytes
+    decoded = _decode_full_width(flat) if flat.dtype.kind in "US" else None
+    text = None
+    if decoded is None:
+        try:
+            text = np.asarray(flat, dtype="S")
+        except (UnicodeEncodeError, TypeError, ValueError):
+            text = None  # some key holds a non-ASCII character: checked below
+        if text is not None:
+            decoded = _decode_full_width(text)
+    if decoded is not None:
+        lat, lng = tile_centroids(*decoded)
+        return latlng_to_cells(lat, lng, res)
+    keys = flat.astype(object)  # mixed zooms or a bad key: the general path names it
+    if text is not None:
         ok = valid_quadkeys(text, zoom=None)
-    except (UnicodeEncodeError, TypeError, ValueError):
-        text = keys.astype(str)  # some key holds a non-ASCII character: check the others
+    else:
+        text = keys.astype(str)
         ascii_ = np.strings.str_len(np.strings.encode(text, "utf-8")) == np.strings.str_len(text)
         ok = np.zeros(keys.size, dtype=bool)
         ok[ascii_] = valid_quadkeys(text[ascii_], zoom=None)
@@ -58,3 +73,35 @@ def tiles_to_cells(quadkeys: npt.ArrayLike, res: int) -> CellArray:
     x, y, z = quadkey_to_tile(text)
     lat, lng = tile_centroids(x, y, z)
     return latlng_to_cells(lat, lng, res)
+
+
+def _decode_full_width(
+    text: npt.NDArray[np.bytes_] | npt.NDArray[np.str_],
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], int] | None:
+    """``x, y, zoom`` when every key fills the array's width with digits 0-3, else None.
+
+    One matrix of character codes (bytes, or the UCS-4 code points of a ``str`` array) is checked
+    (a code below ``"0"``, including the NUL padding of a shorter key, wraps around to more than
+    3) and its bits packed. None sends the caller to the general path, which names a bad key.
+    """
+    if not text.dtype.isnative:
+        return None
+    char = np.dtype(np.uint32 if text.dtype.kind == "U" else np.uint8)
+    width = text.dtype.itemsize // char.itemsize
+    if not 0 < width <= 32:
+        return None
+    codes = np.ascontiguousarray(text).view(char).reshape(-1, width)
+    d = codes - char.type(ord("0"))
+    if not (d <= 3).all():
+        return None
+    d = d.astype(np.uint8, copy=False)
+    n_bytes = (width + 7) // 8
+    out = []
+    for bits in (d & 1, d >> 1):
+        packed = np.packbits(bits, axis=1)  # big-endian, zero-padded on the right
+        v = np.zeros(d.shape[0], dtype=np.int64)
+        for k in range(n_bytes):  # at most 4 columns
+            v <<= 8
+            v |= packed[:, k]
+        out.append(v >> (8 * n_bytes - width))
+    return out[0], out[1], width
