@@ -66,11 +66,10 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 import pyarrow as pa
-from h3ronpy import cells_to_string
 
 from geodata.cell_table import assign_provinces, rollup_cell_table
 from geodata.errors import InputError, SchemaError
-from geodata.kernels.cells import cells_resolution
+from geodata.kernels.cells import cells_resolution, cells_to_strings
 from geodata.provenance import atomic_write_bytes
 from geodata.publish import cells_rings, manifest_hint
 from geodata.reference import BOUNDARY_VERSIONS, load_provinces, province_names
@@ -319,18 +318,12 @@ def _coarse_features(coarse: pd.DataFrame, labels: pd.DataFrame) -> _Rendered:
     coarse = coarse.reset_index(drop=True)
     cells = coarse["cell"].to_numpy(np.uint64)
     props = labels.reset_index(drop=True).copy()
-    props["h3"] = _h3_strings(cells)
+    props["h3"] = cells_to_strings(cells)
     for col in COARSE_PROPERTIES:
         if col not in props:
             props[col] = coarse[col].to_numpy()
     props = _round_columns(props[list(COARSE_PROPERTIES)])
     return _Rendered(feature_texts(props, ring_geometry_texts(*cells_rings(cells))))
-
-
-def _h3_strings(cells: npt.NDArray[np.uint64]) -> npt.NDArray[np.object_]:
-    return pa.array(cells_to_string(pa.array(cells, type=pa.uint64()))).to_numpy(
-        zero_copy_only=False
-    )
 
 
 class _Rendered:
@@ -576,7 +569,7 @@ def write_province_downloads(
     table = cells.reset_index(drop=True)
     cell_ids = table["cell"].to_numpy(np.uint64)
     base = table[list(_REQUIRED)]
-    base.insert(1, "h3", _h3_strings(cell_ids))
+    base.insert(1, "h3", cells_to_strings(cell_ids))
     # every check on the inputs runs before the first file is written
     views = {v: _version_view(base, summaries[v], v) for v in BOUNDARY_VERSIONS}
     # texts of the geometry and of the values are shared by both versions

@@ -29,7 +29,6 @@ from pathlib import Path
 from typing import Any
 
 import geopandas as gpd
-import h3
 import numpy as np
 import pandas as pd
 
@@ -41,6 +40,7 @@ from geodata.indicators.clusters import (
     compare_clusters,
     find_gap_clusters,
 )
+from geodata.kernels.cells import cells_to_strings
 from geodata.provenance import atomic_write_bytes
 from geodata.reference import BOUNDARY_VERSIONS, load_regions, province_names
 from geodata.writers import write_csv, write_parquet
@@ -112,19 +112,14 @@ def find_priorities(
 
 
 def _h3_strings(ids: pd.Series) -> pd.Series:
-    values = ids.to_numpy(np.uint64).tolist()
-    return pd.Series(
-        pd.array([h3.int_to_str(int(c)) if c else None for c in values], dtype="string"),
-        index=ids.index,
-    )
+    strings = cells_to_strings(ids.to_numpy(np.uint64))
+    return pd.Series(pd.array(strings, dtype="string"), index=ids.index)
 
 
-def priority_table(clusters: pd.DataFrame, version: str | None = None) -> pd.DataFrame:
-    """The published ranked table: national rank order, or (``version`` given) the order and
-    rank within the province of that version first. Cell ids as H3 strings, figures rounded."""
+def priority_table(clusters: pd.DataFrame) -> pd.DataFrame:
+    """The published ranked table, in the order of ``clusters`` (national rank): cell ids as H3
+    strings, figures rounded. A province's rows in this order are its ranking within it."""
     t = clusters
-    if version is not None:
-        t = t.sort_values(f"rank_within_province_{version}", kind="stable")
     out = pd.DataFrame(
         {
             "rank": t["rank"].to_numpy(np.int64),
@@ -148,9 +143,6 @@ def priority_table(clusters: pd.DataFrame, version: str | None = None) -> pd.Dat
         out[col] = _h3_strings(t[col]).to_numpy()
     out["cluster_id"] = t["cluster_id"].to_numpy(np.int64)
     out["rule"] = t["rule"].to_numpy()
-    if version is not None:
-        first = f"rank_in_province_{version}"
-        out = out[[first, *[c for c in out.columns if c != first]]]
     return out.reset_index(drop=True)
 
 
@@ -202,7 +194,7 @@ def write_priorities(
         rows.append({"path": rel, "bytes": (root / rel).stat().st_size, **row})
 
     for kind, res in results.items():
-        outlines = cluster_outlines(res.members, res.clusters)
+        outlines = cluster_outlines(res.members, res.clusters[["cluster_id"]])
         table = priority_table(res.clusters)  # national rank order
         shapes = outlines.set_index("cluster_id").geometry
         national = gpd.GeoDataFrame(

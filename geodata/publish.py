@@ -15,11 +15,11 @@ import numpy.typing as npt
 import pandas as pd
 import pyarrow as pa
 import shapely
-from h3ronpy import cells_to_string
 from h3ronpy.vector import cells_to_wkb_polygons
 
 from geodata import __version__
 from geodata.inputs import InputInventory
+from geodata.kernels.cells import cells_to_strings
 from geodata.provenance import atomic_write_json, sha256_bytes, sha256_file, utc_now_iso
 from geodata.publication import RESERVED_NAMES
 from geodata.reference import ATTRIBUTION, BOUNDARY_VALID_FROM
@@ -93,9 +93,8 @@ def cells_rings(
 
 def _published_cells(table: pd.DataFrame) -> pd.DataFrame:
     """The table with ``h3`` (hex string id) second and categoricals as strings."""
-    cells = pa.array(table["cell"].to_numpy(np.uint64), type=pa.uint64())
     out = table.copy()
-    out.insert(1, "h3", pa.array(cells_to_string(cells)).to_numpy(zero_copy_only=False))
+    out.insert(1, "h3", cells_to_strings(table["cell"].to_numpy(np.uint64)))
     for col in out.columns:
         if isinstance(out[col].dtype, pd.CategoricalDtype):
             out[col] = out[col].astype("string")

@@ -72,7 +72,7 @@ from scipy.sparse.csgraph import connected_components
 from scipy.spatial import cKDTree
 
 from geodata.errors import SchemaError
-from geodata.kernels.cells import cell_area_km2, cells_to_latlng, grid_disk
+from geodata.kernels.cells import cell_area_km2, cells_to_latlng, cells_to_strings, grid_disk
 from geodata.technology import TECH_RANK
 
 __all__ = [
@@ -420,10 +420,7 @@ def cluster_outlines(members: pd.DataFrame, clusters: pd.DataFrame) -> gpd.GeoDa
     props = clusters.copy()
     for col in ("seed_cell", "nearest_gap_cell", "nearest_served_cell"):
         if col in props:
-            ids = props[col].to_numpy(np.uint64)
-            props[col] = pd.array(
-                [h3.int_to_str(int(c)) if c else None for c in ids.tolist()], dtype="string"
-            )
+            props[col] = pd.array(cells_to_strings(props[col].to_numpy(np.uint64)), dtype="string")
     geom = shapes.geometry.reindex(props["cluster_id"].to_numpy())
     geom = shapely.orient_polygons(geom.to_numpy(), exterior_cw=False)
     out = gpd.GeoDataFrame(props.reset_index(drop=True), geometry=geom, crs="EPSG:4326")

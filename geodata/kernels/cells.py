@@ -21,6 +21,7 @@ import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
 from h3ronpy import cells_area_km2 as _area_km2
+from h3ronpy import cells_to_string as _cells_to_string
 from h3ronpy import change_resolution as _change_resolution
 from h3ronpy import grid_disk as _grid_disk
 from h3ronpy.vector import cells_to_coordinates as _cells_to_coordinates
@@ -35,6 +36,7 @@ __all__ = [
     "cell_to_parent",
     "grid_disk",
     "cell_area_km2",
+    "cells_to_strings",
 ]
 
 CellArray = npt.NDArray[np.uint64]
@@ -171,6 +173,13 @@ def cell_area_km2(cells: npt.ArrayLike) -> npt.NDArray[np.float64]:
     if c.size == 0:
         return np.zeros(0)
     return pa.array(_area_km2(pa.array(c, type=pa.uint64()))).to_numpy(zero_copy_only=False)
+
+
+def cells_to_strings(cells: npt.ArrayLike) -> npt.NDArray[np.object_]:
+    """H3 hex string of each cell (``"8865b20801fffff"``); ``None`` where the cell is 0."""
+    c = _u64(cells)
+    strings = _cells_to_string(pa.array(c, type=pa.uint64(), mask=c == 0))
+    return pa.array(strings).to_numpy(zero_copy_only=False)
 
 
 def change_resolution(cells: npt.ArrayLike, res: int) -> CellArray:  # pragma: no cover - alias

@@ -13,6 +13,7 @@ from geodata.kernels.cells import (
     cell_to_parent,
     cells_resolution,
     cells_to_latlng,
+    cells_to_strings,
     cells_valid,
     grid_disk,
     latlng_to_cells,
@@ -130,6 +131,13 @@ def test_resolution_and_area_match_h3(c: np.ndarray) -> None:
     # 5.1e8 km^2, i.e. ~5e-8 km^2 (0.05 m^2), which is 6% of a 0.6 m^2 res-15 cell near a pole
     atol = 1e-7
     assert np.all(np.abs(cell_area_km2(c) - want) <= rtol * want + atol)
+
+
+@settings(max_examples=100, deadline=None)
+@given(cells())
+def test_cells_to_strings_matches_h3_and_zero_is_none(c: np.ndarray) -> None:
+    with_zero = np.concatenate([c, np.zeros(1, np.uint64)])
+    assert cells_to_strings(with_zero).tolist() == [h3.int_to_str(x) for x in c.tolist()] + [None]
 
 
 @settings(max_examples=100, deadline=None)
