@@ -26,6 +26,7 @@ __all__ = [
     "unserved_by_region_chart_png",
     "inequality_chart_png",
     "priority_map_png",
+    "source_line",
 ]
 
 #: Colours of the service classes, worst to best (colour-blind-safe orange/blue scheme).
@@ -35,6 +36,19 @@ CLASS_COLOURS = {
     "underserved": "#fdae61",
     "served": "#2c7bb6",
 }
+
+
+#: lon/lat frame of the national maps: the mainland and near islands, not the far archipelagos.
+_MAINLAND = (101.8, 8.2, 110.0, 23.6)
+
+
+def source_line(sample: bool) -> str:
+    """The data-source sentence of a figure: synthetic sample inputs say so."""
+    return (
+        "Source: SYNTHETIC sample inputs (geodata.sample)."
+        if sample
+        else "Source: input files, see provenance."
+    )
 
 
 def _title(text: str, sample: bool) -> str:
@@ -52,7 +66,17 @@ def _finish(fig: plt.Figure, source: str) -> bytes:
 
 def _mainland(gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     """Clip far-offshore archipelagos (Paracel/Spratly polygons) out of the map frame."""
-    return gdf.clip((101.8, 8.2, 110.0, 23.6))
+    return gdf.clip(_MAINLAND)
+
+
+def _finish_map(fig: plt.Figure, ax: plt.Axes, title: str, sample: bool, source: str) -> bytes:
+    """Frame a national map on the mainland, title it and add the source line."""
+    ax.set_xlim(_MAINLAND[0], _MAINLAND[2])
+    ax.set_ylim(_MAINLAND[1], _MAINLAND[3])
+    ax.set_aspect("equal")
+    ax.set_axis_off()
+    ax.set_title(_title(title, sample), fontsize=10)
+    return _finish(fig, f"{source} {ATTRIBUTION}".strip())
 
 
 def province_choropleth_png(
@@ -109,12 +133,7 @@ def cell_class_map_png(
     ax.legend(
         handles=handles, loc="lower left", fontsize=7, title="service class", title_fontsize=7
     )
-    ax.set_xlim(101.8, 110.0)
-    ax.set_ylim(8.2, 23.6)
-    ax.set_aspect("equal")
-    ax.set_axis_off()
-    ax.set_title(_title(title, sample), fontsize=10)
-    return _finish(fig, f"{source} {ATTRIBUTION}".strip())
+    return _finish_map(fig, ax, title, sample, source)
 
 
 def unserved_by_region_chart_png(
@@ -189,9 +208,4 @@ def priority_map_png(
         Patch(color="#fdae61", label="other gap clusters"),
     ]
     ax.legend(handles=handles, loc="lower left", fontsize=7)
-    ax.set_xlim(101.8, 110.0)
-    ax.set_ylim(8.2, 23.6)
-    ax.set_aspect("equal")
-    ax.set_axis_off()
-    ax.set_title(_title(title, sample), fontsize=10)
-    return _finish(fig, f"{source} {ATTRIBUTION}".strip())
+    return _finish_map(fig, ax, title, sample, source)

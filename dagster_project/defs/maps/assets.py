@@ -16,6 +16,7 @@ from geodata.maps import (
     cell_class_map_png,
     inequality_chart_png,
     province_choropleth_png,
+    source_line,
     unserved_by_region_chart_png,
 )
 from geodata.provenance import atomic_write_bytes
@@ -23,14 +24,6 @@ from geodata.publication import publish_generation, refresh_lock
 from geodata.publish import build_manifest, provenance_record, write_manifest_hints
 from geodata.reference import BOUNDARY_VERSIONS, load_provinces
 from geodata.writers import write_csv, write_geojson
-
-
-def _source_line(sample: bool) -> str:
-    return (
-        "Source: SYNTHETIC sample inputs (geodata.sample)."
-        if sample
-        else "Source: input files, see provenance."
-    )
 
 
 @dg.asset(
@@ -51,7 +44,7 @@ def gap_maps(
     service class per cell, as PNG (shown here) and national province GeoJSON for download."""
     inv = inputs.inventory()
     quarter = context.partition_key
-    source = _source_line(inv.sample)
+    source = source_line(inv.sample)
     meta: dict = provenance_metadata(inv, quarter=quarter)
     for version in BOUNDARY_VERSIONS:
         summary = province_summaries[version]
@@ -107,7 +100,7 @@ def gap_trends(
     and each province's change since the previous quarter (both boundary versions)."""
     inv = inputs.inventory()
     periods = sorted(province_summaries)
-    source = _source_line(inv.sample)
+    source = source_line(inv.sample)
     regions = pd.concat(
         [province_summaries[p]["region"].assign(period=p) for p in periods], ignore_index=True
     ).rename(columns={"region_name_en": "region"})

@@ -10,7 +10,7 @@ from dagster_project.partitions import quarters
 from dagster_project.resources import InputSource, OutputStore, PipelineSettings
 from geodata.indicators.clusters import gap_mask
 from geodata.indicators.service import DEFAULT_THRESHOLDS
-from geodata.maps import priority_map_png
+from geodata.maps import priority_map_png, source_line
 from geodata.priorities import (
     PRIORITIES_DIR,
     TOP_N,
@@ -48,14 +48,6 @@ def _top_md(records: list[dict]) -> dg.MetadataValue:
     return dg.MetadataValue.md(df.to_markdown(index=False, floatfmt=",.1f", intfmt=","))
 
 
-def _source_line(sample: bool) -> str:
-    return (
-        "Source: SYNTHETIC sample inputs (geodata.sample)."
-        if sample
-        else "Source: input files, see provenance."
-    )
-
-
 @dg.asset(
     automation_condition=dg.AutomationCondition.eager(),
     group_name="priorities",
@@ -90,7 +82,7 @@ def gap_clusters(
             provinces,
             title=f"Top {TOP_N} {kind} gap clusters by people per km, {quarter}",
             sample=inv.sample,
-            source=_source_line(inv.sample),
+            source=source_line(inv.sample),
             top=TOP_N,
         )
         atomic_write_bytes(outputs.file("maps", f"{kind}_priorities_{quarter}.png"), png)
