@@ -10,7 +10,6 @@ import signal
 import subprocess
 import sys
 import textwrap
-import time
 from pathlib import Path
 
 import pytest
@@ -175,6 +174,23 @@ def test_two_refreshes_at_once_the_second_is_refused_and_a_killed_holder_frees_t
     assert publish_generation(tmp_path) == current_generation(tmp_path)
 
 
+def _make_run(tmp_path: Path, out: Path) -> subprocess.CompletedProcess[str]:
+    """`make run`'s command on the good fixture inputs, writing to ``out``."""
+    return subprocess.run(
+        [sys.executable, "-m", "dagster_project.run"],
+        cwd=PROJECT_ROOT,
+        env={
+            **os.environ,
+            "DAGSTER_HOME": str(tmp_path / "home"),
+            "GAP_MONITOR_INPUT_DIR": str(PROJECT_ROOT / "tests" / "fixtures" / "good_inputs"),
+            "GAP_MONITOR_OUTPUT_DIR": str(out),
+        },
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
 def test_make_run_refuses_to_start_while_another_refresh_holds_the_lock(tmp_path):
     out = tmp_path / "out"
     out.mkdir()
@@ -186,19 +202,7 @@ def test_make_run_refuses_to_start_while_another_refresh_holds_the_lock(tmp_path
     )
     try:
         assert holder.stdout.readline().strip() == "locked"
-        run = subprocess.run(
-            [sys.executable, "-m", "dagster_project.run"],
-            cwd=PROJECT_ROOT,
-            env={
-                **os.environ,
-                "DAGSTER_HOME": str(tmp_path / "home"),
-                "GAP_MONITOR_INPUT_DIR": str(PROJECT_ROOT / "tests" / "fixtures" / "good_inputs"),
-                "GAP_MONITOR_OUTPUT_DIR": str(out),
-            },
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
+        run = _make_run(tmp_path, out)
     finally:
         holder.send_signal(signal.SIGKILL)
         holder.wait(timeout=30)
@@ -278,21 +282,7 @@ def test_an_immutable_output_folder_is_a_clear_error(tmp_path):
 def test_make_run_with_an_unwritable_output_directory_prints_one_line(tmp_path):
     not_a_dir = tmp_path / "assets"
     not_a_dir.write_text("a file, not a folder\n")
-    t0 = time.perf_counter()
-    run = subprocess.run(
-        [sys.executable, "-m", "dagster_project.run"],
-        cwd=PROJECT_ROOT,
-        env={
-            **os.environ,
-            "DAGSTER_HOME": str(tmp_path / "home"),
-            "GAP_MONITOR_INPUT_DIR": str(PROJECT_ROOT / "tests" / "fixtures" / "good_inputs"),
-            "GAP_MONITOR_OUTPUT_DIR": str(not_a_dir),
-        },
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    del t0
+    run = _make_run(tmp_path, not_a_dir)
     assert run.returncode == 2, run.stderr
     lines = run.stderr.strip().splitlines()
     assert len(lines) == 1 and "Traceback" not in run.stderr
