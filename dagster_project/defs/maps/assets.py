@@ -6,7 +6,7 @@ import dagster as dg
 import pandas as pd
 
 from dagster_project.metadata import png_md, provenance_metadata, table_md
-from dagster_project.partitions import quarters
+from dagster_project.partitions import AllQuarters, by_quarter, quarters
 from dagster_project.resources import InputSource, OutputStore, PipelineSettings
 from geodata.downloads import province_summary_geodataframe, write_province_downloads
 from geodata.indicators.service import DEFAULT_THRESHOLDS
@@ -93,12 +93,17 @@ def gap_trends(
     context: dg.AssetExecutionContext,
     inputs: InputSource,
     outputs: OutputStore,
-    province_summaries: dict[str, dict[str, pd.DataFrame]],
-    inequality: dict[str, pd.DataFrame],
+    province_summaries: AllQuarters,
+    inequality: AllQuarters,
 ) -> dg.MaterializeResult:
     """Is the gap closing? People unserved by region per quarter, inequality indices per quarter,
-    and each province's change since the previous quarter (both boundary versions)."""
+    and each province's change since the previous quarter (both boundary versions).
+
+    With a single quarter (a first run) the charts show that quarter and no change table is
+    written: the metadata says there is no previous quarter."""
     inv = inputs.inventory()
+    province_summaries = by_quarter(context, "province_summaries", province_summaries)
+    inequality = by_quarter(context, "inequality", inequality)
     periods = sorted(province_summaries)
     source = source_line(inv.sample)
     regions = pd.concat(
@@ -126,6 +131,9 @@ def gap_trends(
             write_csv(delta, outputs.file("tables", f"change_{version}_{prev}_to_{cur}.csv"))
             if version == "34":
                 meta["change_34_preview"] = table_md(delta)
+    else:
+        meta["change"] = "no previous quarter: change tables need two quarters of speed tiles"
+        context.log.info(f"one quarter ({', '.join(periods)}): no change since a previous quarter")
     return dg.MaterializeResult(metadata=meta)
 
 

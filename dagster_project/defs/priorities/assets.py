@@ -6,7 +6,7 @@ import dagster as dg
 import pandas as pd
 
 from dagster_project.metadata import png_md, provenance_metadata
-from dagster_project.partitions import quarters
+from dagster_project.partitions import AllQuarters, by_quarter, quarters
 from dagster_project.resources import InputSource, OutputStore, PipelineSettings
 from geodata.indicators.clusters import gap_mask
 from geodata.indicators.service import DEFAULT_THRESHOLDS
@@ -14,7 +14,6 @@ from geodata.maps import priority_map_png, source_line
 from geodata.priorities import (
     PRIORITIES_DIR,
     TOP_N,
-    GapPriorities,
     find_priorities,
     priority_changes,
     top_records,
@@ -131,11 +130,12 @@ def investment_priorities(
     context: dg.AssetExecutionContext,
     inputs: InputSource,
     outputs: OutputStore,
-    gap_clusters: dict[str, dict[str, GapPriorities]],
+    gap_clusters: AllQuarters,
 ) -> dg.Output[dict]:
     """The national top 20 of the latest quarter for each gap kind, and change over time: gap
     clusters that closed, shrank, grew or are new since the previous quarter (CSV per pair)."""
     inv = inputs.inventory()
+    gap_clusters = by_quarter(context, "gap_clusters", gap_clusters)
     periods = sorted(gap_clusters)
     latest = periods[-1]
     summary: dict = {"period": latest, "sample": inv.sample, "kinds": {}}
@@ -175,6 +175,8 @@ def investment_priorities(
         png = outputs.file("maps", f"{kind}_priorities_{latest}.png")
         if png.exists():
             meta[f"{kind}_map_{latest}"] = png_md(png.read_bytes(), f"{kind} priorities")
+    if len(periods) < 2:
+        summary["change"] = meta["change"] = "no previous quarter: no change since one to report"
     context.log.info(
         "; ".join(f"{k}: {v['clusters']} clusters" for k, v in summary["kinds"].items())
     )
