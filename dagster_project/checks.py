@@ -20,7 +20,10 @@ def quarantine_share_check(
     rejected_files: dict[str, str] | None = None,
 ) -> dg.AssetCheckResult:
     """Fails (a warning) when more than ``limit`` of the rows read were quarantined, or when any
-    file was rejected whole (``rejected_files``: file name -> reason)."""
+    file was rejected whole (``rejected_files``: file name -> reason).
+
+    ``read`` is the rows inside the study area: rows outside it are out of scope, not bad, and
+    a global file must not pass or fail on its foreign rows."""
     share = quarantined / read if read else 0.0
     rejected = rejected_files or {}
     return dg.AssetCheckResult(
@@ -29,7 +32,7 @@ def quarantine_share_check(
         passed=share <= limit and not rejected,
         severity=dg.AssetCheckSeverity.WARN,
         metadata={
-            "rows_read": read,
+            "rows_in_study_area": read,
             "rows_quarantined": quarantined,
             "share": share,
             "limit": limit,

@@ -24,10 +24,13 @@ def table_md(df: pd.DataFrame, max_rows: int = 20) -> dg.MetadataValue:
 
 
 def provenance_metadata(inv: InputInventory, **extra: Any) -> dict[str, Any]:
-    """``sample`` flag, input directory and the sha256 of each input file used."""
+    """``sample`` flag, input directory, and the files of the input directory that were skipped
+    (with why), when there are any."""
     meta: dict[str, Any] = {
         "sample (synthetic inputs)": inv.sample,
         "input_dir": dg.MetadataValue.path(str(inv.root)),
     }
+    if inv.skipped:
+        meta["input_files_skipped"] = dg.MetadataValue.json(inv.skipped_report())
     meta.update(extra)
     return meta

@@ -148,6 +148,8 @@ def main() -> int:
         f"inputs: {inv.root} ({'SYNTHETIC sample' if inv.sample else 'user data'}; "
         f"{len(inv.files)} files; quarters {', '.join(inv.quarters) or 'none'})"
     )
+    for rel, why in inv.skipped_report().items():
+        print(f"  skipped {rel}: {why}")
     try:
         out_root = resources["outputs"].root()
         with refresh_lock(out_root):  # held for the whole refresh, released if the process dies
@@ -174,7 +176,15 @@ def _refresh_and_report(resources: dict, out_root: Path, t0: float) -> int:
     print(f"\ndone in {time.perf_counter() - t0:.1f} s. Outputs in {out_root}:")
     if (generation := current_generation(out_root)) is not None:
         print(f"  published generation: {out_root / CURRENT} -> {generation.name}")
-    for sub in ("maps", "geojson", "downloads", "tables", "cells", "quarantine"):
+    for sub in (
+        "maps",
+        "geojson",
+        "downloads",
+        "tables",
+        "cells",
+        "quarantine",
+        "outside_study_area",
+    ):
         folder = out_root / sub
         if folder.is_dir():
             print(f"  {folder}/  ({sum(1 for _ in folder.iterdir())} files)")

@@ -28,7 +28,9 @@ from geodata.kernels.polygons import assign_cells_to_polygons
 from geodata.kernels.raster import raster_to_cells
 from geodata.kernels.raster_sample import sample_raster_at_points
 from geodata.kernels.rollup import rollup
+from geodata.readers.raster import check_single_band
 from geodata.reference import load_regions
+from geodata.study_area import in_study_area
 
 __all__ = [
     "SPEED_COLUMNS",
@@ -49,19 +51,39 @@ SPEED_COLUMNS = ("d_mbps", "u_mbps", "lat_ms", "tests", "devices")
 
 
 def assign_provinces(
-    cells: npt.NDArray[np.uint64], provinces: Mapping[str, gpd.GeoDataFrame]
+    cells: npt.NDArray[np.uint64],
+    provinces: Mapping[str, gpd.GeoDataFrame],
+    *,
+    study_area: bool = True,
 ) -> pd.DataFrame:
     """``code_63, code_34, region_id, province_nearest`` for each cell (both boundary versions).
 
-    Every cell gets exactly one province per version: the one holding its centre, else the
-    nearest (coast, islands); ``province_nearest`` flags the latter.
+    A cell whose centre lies in the study area (:mod:`geodata.study_area`) gets exactly one
+    province per version: the one holding its centre, else the nearest (the coastal sea, islets
+    the boundaries miss); ``province_nearest`` flags the latter. Because the study area's sea is
+    cut back from the land border, this never reaches across it. A cell outside the study area
+    (foreign land, open sea) gets ``""`` in both versions: the caller reports it.
+
+    ``study_area=False`` labels every cell with the province holding, else nearest to, its
+    centre: for coarse hexagons aggregated from in-area cells, whose centre may fall abroad or
+    at sea although every cell in them is Vietnamese.
     """
+    cells = np.asarray(cells, dtype=np.uint64)
     out = pd.DataFrame(index=pd.RangeIndex(len(cells)))
     nearest = np.zeros(len(cells), dtype=bool)
+    live = cells != 0
+    if live.any() and study_area:
+        lat, lng = cells_to_latlng(cells[live])
+        live[np.flatnonzero(live)] = in_study_area(lng, lat)
     for version in ("63", "34"):
-        codes, near = assign_cells_to_polygons(cells, provinces[version])
+        codes = np.full(len(cells), "", dtype=object)
+        near = np.zeros(len(cells), dtype=bool)
+        if live.any():
+            codes[live], near[live] = assign_cells_to_polygons(
+                cells[live], provinces[version], max_distance_deg=None
+            )
         out[f"code_{version}"] = pd.array(codes, dtype="string")
-        nearest |= np.asarray(near, dtype=bool)
+        nearest |= near
     regions = load_regions()["region_id"]
     out["region_id"] = out["code_63"].map(regions).astype("string")
     out["province_nearest"] = nearest
@@ -73,18 +95,39 @@ def population_cells(
 ) -> tuple[pd.DataFrame, dict[str, float]]:
     """Population per cell from a population GeoTIFF, with provinces of both versions.
 
-    Returns the frame and stats ``raster_total, cells_total, n_cells, mode``; the two totals agree
-    to float rounding (exact conservation).
+    A raster may reach beyond Vietnam (a UTM tile over the Gulf of Tonkin, a regional grid):
+    cells outside the study area are left out of the frame and reported in the stats
+    (``outside_cells``, ``outside_people``, and ``outside``: a frame of cell, lat, lng,
+    population), so ``raster_total == cells_total + outside_people`` to float rounding.
+
+    Returns the frame and stats ``raster_total, cells_total, outside_people, outside_cells,
+    n_cells, mode``.
+
+    Raises
+    ------
+    InputError
+        The raster has more than one band (which one holds the people?), or a negative value
+        (a sentinel with no nodata tag): rejected before anything is summed.
     """
-    rc = raster_to_cells(raster_path, res)
+    check_single_band(raster_path, "population counts")
+    rc = raster_to_cells(raster_path, res, nonnegative=True)
     df = pd.DataFrame({"cell": rc.cells, "population": rc.values})
     df = pd.concat([df, assign_provinces(rc.cells, provinces)], axis=1)
+    away = df["code_34"].eq("").to_numpy()
+    outside = df.loc[away, ["cell", "population"]].reset_index(drop=True)
+    lat, lng = cells_to_latlng(outside["cell"].to_numpy(np.uint64))
+    outside.insert(1, "lat", lat)
+    outside.insert(2, "lng", lng)
+    df = df.loc[~away].reset_index(drop=True)
     stats = {
         "raster_total": float(rc.total),
         "cells_total": float(df["population"].sum()),
+        "outside_people": float(outside["population"].sum()),
+        "outside_cells": float(len(outside)),
         "n_cells": float(len(df)),
         "n_valid_pixels": float(rc.n_valid_pixels),
         "mode": rc.mode,
+        "outside": outside,
     }
     return df, stats
 
@@ -164,9 +207,10 @@ def build_cell_table(
     """Outer-join population, fixed and mobile speeds and coverage on ``cell``.
 
     Cells with measurements but no population keep population 0 and get their provinces
-    assigned here (nearest province for coast and border cells). Cells too far from every
-    province are outside Vietnam: they are left out of the table and listed in
-    ``table.attrs["cells_outside_vietnam"]`` so the caller reports them.
+    assigned here (nearest province for coastal cells). Cells outside the study area are outside
+    Vietnam: they are left out of the table and listed in ``table.attrs["cells_outside_vietnam"]``
+    (ids) and ``table.attrs["outside"]`` (a frame of cell, lat, lng, population, fixed_tests,
+    mobile_tests) so the caller reports them.
     """
     table = pop.merge(fixed, on="cell", how="outer").merge(mobile, on="cell", how="outer")
     table = table.merge(coverage, on="cell", how="left")
@@ -184,10 +228,16 @@ def build_cell_table(
     table["cell"] = table["cell"].astype(np.uint64)
     table = table.sort_values("cell", kind="stable").reset_index(drop=True)
     outside = table["code_34"].isna() | table["code_34"].eq("")
-    # measurements farther than the nearest-province limit are outside Vietnam (a tile in Laos
-    # or at sea inside the bounding box): reported, not mixed into any province
-    table.attrs["cells_outside_vietnam"] = table.loc[outside, "cell"].to_numpy(np.uint64)
-    return table.loc[~outside].reset_index(drop=True)
+    # measurements outside the study area (a tile in Laos, at sea): reported, in no province
+    kept = table.loc[~outside].reset_index(drop=True)
+    kept.attrs["cells_outside_vietnam"] = table.loc[outside, "cell"].to_numpy(np.uint64)
+    away = table.loc[outside, ["cell", "population", "fixed_tests", "mobile_tests"]]
+    away = away.reset_index(drop=True)
+    lat, lng = cells_to_latlng(away["cell"].to_numpy(np.uint64))
+    away.insert(1, "lat", lat)
+    away.insert(2, "lng", lng)
+    kept.attrs["outside"] = away
+    return kept
 
 
 def rollup_cell_table(table: pd.DataFrame, res: int) -> pd.DataFrame:

@@ -701,7 +701,9 @@ def _centre_provinces(cells: npt.NDArray[np.uint64], res: int) -> pd.DataFrame:
     out = pd.DataFrame({f"code_{v}": np.full(len(cells), None, object) for v in BOUNDARY_VERSIONS})
     new = np.flatnonzero(~hit)
     if len(new):
-        fresh = assign_provinces(cells[new], {v: load_provinces(v) for v in BOUNDARY_VERSIONS})
+        fresh = assign_provinces(
+            cells[new], {v: load_provinces(v) for v in BOUNDARY_VERSIONS}, study_area=False
+        )
         for col in out.columns:
             out.loc[new, col] = fresh[col].astype(object).to_numpy()
     if codes is not None and hit.any():

@@ -1,11 +1,17 @@
 """The input directory: where each kind of input lives, which quarters are present, what changed.
 
+Every file found that is not read is listed in :attr:`InputInventory.skipped` with the reason
+(the run prints them and the input assets show them in the UI).
+
 Layout (the generated sample and a user's own directory alike)::
 
     SAMPLE.json                 present only in generated synthetic sample data
-    speed_tiles/*.parquet|csv|shp|zip|geojson   Ookla layout, one file per type and quarter;
-                                the name holds the kind (fixed|mobile) and the quarter
-                                (2026-07-01_performance_fixed_tiles, 2026Q3, year=2026/quarter=3)
+    speed_tiles/**/*.parquet|csv|csv.gz|shp|zip|geojson|gpkg
+                                Ookla layout, one file per type and quarter, global or cut to
+                                Vietnam; the path holds the kind (fixed|mobile, or the hive folder
+                                ``type=fixed``) and the quarter (2026-07-01_performance_fixed_tiles,
+                                2026Q3, or the hive folders ``year=2026/quarter=3`` that
+                                ``aws s3 cp --recursive`` of Ookla's bucket produces)
     cell_sites/*.csv[.gz]       OpenCelliD / MLS layout
     coverage/*.tif              coverage GeoTIFFs per operator and technology (covered 0/1)
     population/*.tif            optional population grid; default: the shipped WorldPop 2020 1 km
@@ -34,7 +40,9 @@ __all__ = [
 ]
 
 InputKind = Literal["speed_tiles", "cell_sites", "coverage", "population", "adoption"]
-SPEED_SUFFIXES = (".parquet", ".csv", ".shp", ".zip", ".geojson", ".gpkg")
+SPEED_SUFFIXES = (".parquet", ".csv", ".csv.gz", ".shp", ".zip", ".geojson", ".gpkg")
+#: Folders of the input directory, one per kind.
+KIND_FOLDERS = ("speed_tiles", "cell_sites", "coverage", "population", "adoption")
 _SUFFIXES: dict[str, tuple[str, ...]] = {
     "speed_tiles": SPEED_SUFFIXES,
     "cell_sites": (".csv", ".csv.gz", ".gz"),
@@ -46,6 +54,7 @@ _SUFFIXES: dict[str, tuple[str, ...]] = {
 _OOKLA_DATE = re.compile(r"(\d{4})-(\d{2})-01_performance")
 _QUARTER = re.compile(r"(\d{4})[-_ ]?Q([1-4])", re.IGNORECASE)
 _HIVE = re.compile(r"year=(\d{4})[/\\]quarter=([1-4])")
+_HIVE_TYPE = re.compile(r"(?:^|[/\\])type=(fixed|mobile)(?:[/\\]|$)", re.IGNORECASE)
 
 
 def quarter_from_name(path: str | Path) -> str | None:
@@ -75,10 +84,14 @@ def quarter_start(quarter: str) -> str:
 
 
 def _speed_kind(path: Path) -> str | None:
-    name = str(path).lower()
-    for kind in ("fixed", "mobile"):
-        if kind in name:
-            return kind
+    """``fixed`` or ``mobile`` from the hive folder ``type=...``, else from the file name, else
+    from a folder name."""
+    if m := _HIVE_TYPE.search(str(path)):
+        return m.group(1).lower()
+    for text in (path.name.lower(), str(path.parent).lower()):
+        found = [kind for kind in ("fixed", "mobile") if kind in text]
+        if len(found) == 1:
+            return found[0]
     return None
 
 
@@ -101,7 +114,17 @@ class InputInventory:
     files: list[InputFile] = field(default_factory=list)
     sample: bool = False
     sample_info: dict[str, object] = field(default_factory=dict)
-    unrecognised: list[Path] = field(default_factory=list)
+    #: files found but not read, with why (``path -> reason``)
+    skipped: dict[Path, str] = field(default_factory=dict)
+
+    @property
+    def unrecognised(self) -> list[Path]:
+        """The skipped files' paths."""
+        return list(self.skipped)
+
+    def skipped_report(self) -> dict[str, str]:
+        """``relative path -> reason`` of every file skipped, for logs and metadata."""
+        return {_relative(p, self.root): why for p, why in self.skipped.items()}
 
     def of_kind(self, kind: InputKind) -> list[InputFile]:
         return [f for f in self.files if f.kind == kind]
@@ -144,6 +167,13 @@ class InputInventory:
         }
 
 
+def _relative(path: Path, root: Path) -> str:
+    try:
+        return str(path.relative_to(root))
+    except ValueError:
+        return str(path)
+
+
 def scan_input_dir(root: str | Path) -> InputInventory:
     """List the input files of ``root`` by kind (see the module docstring for the layout).
 
@@ -160,23 +190,52 @@ def scan_input_dir(root: str | Path) -> InputInventory:
     if marker.exists():
         inv.sample = True
         inv.sample_info = json.loads(marker.read_text(encoding="utf-8"))
+    for path in sorted(root.iterdir()):
+        if path.name.startswith(".") or path.name == "SAMPLE.json" or path.name in KIND_FOLDERS:
+            continue
+        inv.skipped[path] = (
+            f"not in a kind folder: put it in one of {', '.join(k + '/' for k in KIND_FOLDERS)}"
+        )
     for kind, suffixes in _SUFFIXES.items():
         folder = root / kind
         if not folder.is_dir():
             continue
         for path in sorted(p for p in folder.rglob("*") if p.is_file()):
             name = path.name.lower()
-            if name.startswith(".") or name.endswith((".tmp", ".aux.xml")):
+            if name.startswith("."):
+                continue  # hidden files, editors' and copy tools' partial files
+            if name.endswith((".tmp", ".part", ".crdownload")):
+                inv.skipped[path] = "a partial download or temporary file"
                 continue
-            if kind == "speed_tiles" and path.suffix.lower() in (".shx", ".dbf", ".prj", ".cpg"):
+            if name.endswith((".aux.xml", ".ovr", ".tfw")):
+                continue  # GDAL side-cars travel with their raster
+            if kind == "speed_tiles" and path.suffix.lower() in (
+                ".shx",
+                ".dbf",
+                ".prj",
+                ".cpg",
+                ".sbn",
+                ".sbx",
+                ".qmd",
+                ".xml",
+            ):
                 continue  # shapefile side-cars travel with their .shp
             if not name.endswith(suffixes):
-                inv.unrecognised.append(path)
+                inv.skipped[path] = f"not a {kind} format (expected {', '.join(suffixes)})"
                 continue
             quarter = quarter_from_name(path.relative_to(root)) if kind == "speed_tiles" else None
             speed_type = _speed_kind(path.relative_to(root)) if kind == "speed_tiles" else None
-            if kind == "speed_tiles" and (quarter is None or speed_type is None):
-                inv.unrecognised.append(path)
+            if kind == "speed_tiles" and quarter is None:
+                inv.skipped[path] = (
+                    "no quarter in its path: name it like 2026-07-01_performance_fixed_tiles, "
+                    "or 2026Q3, or put it under year=2026/quarter=3/"
+                )
+                continue
+            if kind == "speed_tiles" and speed_type is None:
+                inv.skipped[path] = (
+                    "fixed or mobile? neither (or both) in its path: name it like "
+                    "..._performance_fixed_tiles, or put it under type=fixed/"
+                )
                 continue
             inv.files.append(
                 InputFile(path, kind, sha256_file(path), quarter, speed_type)  # type: ignore[arg-type]

@@ -61,13 +61,29 @@ class OutputWriteError(OSError):
         return str(self.strerror)
 
 
+_SHA_MEMO: dict[tuple[str, int, int, int, int], str] = {}
+
+
 def sha256_file(path: str | os.PathLike[str]) -> str:
-    """Hex sha256 of a file's bytes, read in 1 MiB chunks."""
+    """Hex sha256 of a file's bytes, read in 1 MiB chunks.
+
+    Remembered per process by (path, device, inode, size, mtime in ns): a global Ookla file of
+    500 MB is hashed once per refresh, not once per step that looks at the input directory. A
+    file rewritten in place gets a new mtime and is hashed again.
+    """
+    st = os.stat(path)
+    key = (os.fspath(path), st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
+    if (known := _SHA_MEMO.get(key)) is not None:
+        return known
     h = hashlib.sha256()
     with open(path, "rb") as fh:
         for chunk in iter(lambda: fh.read(_CHUNK), b""):
             h.update(chunk)
-    return h.hexdigest()
+    digest = h.hexdigest()
+    if len(_SHA_MEMO) > 100_000:
+        _SHA_MEMO.clear()
+    _SHA_MEMO[key] = digest
+    return digest
 
 
 def sha256_bytes(data: bytes) -> str:

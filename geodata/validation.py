@@ -2,7 +2,9 @@
 
 Readers never drop a row silently. Each reader returns a :class:`ReadResult` whose ``quarantined``
 frame holds every rejected row's original values plus ``_file``, ``_row``, ``_column`` and
-``_reason``; ``n_read == len(accepted) + len(quarantined)`` always holds.
+``_reason``. Rows outside the study area (a tile in Laos, a site of another country's network) are
+not invalid: they are counted in ``n_outside``, never quarantined, and
+``n_read == len(accepted) + len(quarantined) + n_outside`` always holds.
 """
 
 from __future__ import annotations
@@ -33,9 +35,10 @@ class ReadResult:
     ----------
     accepted : the validated rows, typed
     quarantined : rejected rows: ``_file, _row, _column, _reason`` then the original values as text
-    n_read : data rows read from the file(s)
+    n_read : data rows in the file(s), including those skipped as outside the study area
     files : the files read
     meta : reader-specific facts (period, sha256, sample flag, ...)
+    n_outside : rows outside the study area (out of scope: counted, not quarantined)
     """
 
     accepted: pd.DataFrame
@@ -43,6 +46,7 @@ class ReadResult:
     n_read: int
     files: list[str] = field(default_factory=list)
     meta: dict[str, Any] = field(default_factory=dict)
+    n_outside: int = 0
 
     @property
     def n_accepted(self) -> int:
@@ -52,9 +56,14 @@ class ReadResult:
     def n_quarantined(self) -> int:
         return len(self.quarantined)
 
+    @property
+    def n_in_area(self) -> int:
+        """Rows inside the study area: the base of the quarantine share."""
+        return self.n_read - self.n_outside
+
     def reconciles(self) -> bool:
-        """True when every row read is either accepted or quarantined, exactly once."""
-        return self.n_read == self.n_accepted + self.n_quarantined
+        """True when every row read is accepted, quarantined or outside the study area, once."""
+        return self.n_read == self.n_accepted + self.n_quarantined + self.n_outside
 
     @staticmethod
     def empty_quarantine() -> pd.DataFrame:
@@ -77,10 +86,25 @@ class RowChecks:
     (2, 1)
     """
 
-    def __init__(self, frame: pd.DataFrame, file: str | PathLike[str], row_offset: int = 1) -> None:
+    def __init__(
+        self,
+        frame: pd.DataFrame,
+        file: str | PathLike[str],
+        row_offset: int = 1,
+        rows: npt.ArrayLike | None = None,
+    ) -> None:
         self.frame = frame.reset_index(drop=True)
         self.file = str(file)
         self.row_offset = row_offset
+        #: the file's row number (``_row``) of each frame row: ``rows + row_offset`` when a reader
+        #: skipped rows (outside the study area) before checking the rest, else the position
+        self.row_numbers = (
+            np.arange(len(self.frame), dtype=np.int64)
+            if rows is None
+            else np.asarray(rows, dtype=np.int64).ravel()
+        ) + row_offset
+        if len(self.row_numbers) != len(self.frame):
+            raise ValueError("one row number per frame row is needed")
         self._bad = np.zeros(len(self.frame), dtype=bool)
         # per failing row only: two lists per row cost ~0.5 s and ~100 MB per million rows
         self._columns: defaultdict[int, list[str]] = defaultdict(list)
@@ -110,7 +134,7 @@ class RowChecks:
         head = pd.DataFrame(
             {
                 "_file": self.file,
-                "_row": idx + self.row_offset,
+                "_row": self.row_numbers[idx],
                 "_column": ["; ".join(dict.fromkeys(self._columns[i])) for i in idx],
                 "_reason": ["; ".join(self._reasons[i]) for i in idx],
             }
@@ -129,7 +153,7 @@ def read_files(
     accepted, quarantined, errors = [], [], []
     files: list[str] = []
     meta: dict[str, Any] = {"sha256": {}, "sample": False, "per_file": {}}
-    n_read = 0
+    n_read = n_outside = 0
     for path in paths:
         try:
             res = reader(path, **kwargs)
@@ -139,19 +163,20 @@ def read_files(
         accepted.append(res.accepted)
         quarantined.append(res.quarantined)
         n_read += res.n_read
+        n_outside += res.n_outside
         files.extend(res.files or [str(path)])
         meta["sha256"][str(path)] = res.meta.get("sha256")
         meta["sample"] = bool(meta["sample"] or res.meta.get("sample"))
         meta["per_file"][str(path)] = {
             k: v for k, v in res.meta.items() if isinstance(v, str | int | float | bool | None)
-        } | {"n_read": res.n_read, "n_quarantined": res.n_quarantined}
+        } | {"n_read": res.n_read, "n_quarantined": res.n_quarantined, "n_outside": res.n_outside}
     acc = pd.concat(accepted, ignore_index=True) if accepted else pd.DataFrame()
     qua = (
         pd.concat([q for q in quarantined if len(q)], ignore_index=True)
         if any(len(q) for q in quarantined)
         else ReadResult.empty_quarantine()
     )
-    return ReadResult(acc, qua, n_read, files, meta), errors
+    return ReadResult(acc, qua, n_read, files, meta, n_outside), errors
 
 
 def quarantine_table(result: ReadResult, errors: Sequence[InputError]) -> pd.DataFrame:

@@ -98,6 +98,7 @@ def raster_to_cells(
     band: int = 1,
     mode: RasterMode = "auto",
     window_rows: int | None = None,
+    nonnegative: bool = False,
 ) -> RasterCells:
     """Sum one raster band into H3 cells at resolution ``res``, conserving the total.
 
@@ -108,6 +109,9 @@ def raster_to_cells(
     band : 1-based band index
     mode : ``"centre"``, ``"area"`` or ``"auto"`` (see the module docstring)
     window_rows : rows per strip; default: whole blocks, about 4 M pixels per strip
+    nonnegative : the band holds counts (population): a negative value among the valid pixels
+        (a sentinel such as -99999 with no nodata tag) rejects the raster, naming the value to
+        declare as nodata, before anything is summed
 
     Returns
     -------
@@ -121,6 +125,8 @@ def raster_to_cells(
         The raster has no CRS, or valid pixels cannot be located in WGS84.
     CorruptFileError
         The file cannot be opened or read (truncated, not a raster).
+    InputError
+        ``nonnegative`` and a valid pixel is negative.
     """
     if not 0 <= int(res) <= 15:
         raise ValueError(f"H3 resolution must be in 0..15, got {res}")
@@ -130,7 +136,7 @@ def raster_to_cells(
         raise ValueError(f"window_rows must be >= 1, got {window_rows}")
     if isinstance(path_or_dataset, DatasetReader):
         return _raster_to_cells(
-            path_or_dataset, path_or_dataset.name, int(res), band, mode, window_rows
+            path_or_dataset, path_or_dataset.name, int(res), band, mode, window_rows, nonnegative
         )
     path = path_or_dataset
     if "://" not in str(path) and not str(path).startswith("/vsi") and not Path(path).exists():
@@ -140,7 +146,24 @@ def raster_to_cells(
     except (RasterioError, CPLE_BaseError) as exc:
         raise CorruptFileError(path, f"cannot open as a raster ({exc})") from exc
     with src:
-        return _raster_to_cells(src, path, int(res), band, mode, window_rows)
+        return _raster_to_cells(src, path, int(res), band, mode, window_rows, nonnegative)
+
+
+def _negative_values_error(
+    name: str | PathLike[str], src: DatasetReader, band: int, values: npt.NDArray[np.float64]
+) -> InputError:
+    bad = values[values < 0]
+    uniq, counts = np.unique(bad, return_counts=True)
+    common = float(uniq[int(np.argmax(counts))])
+    text = f"{common:g}"
+    nodata = src.nodatavals[band - 1]
+    return InputError(
+        name,
+        f"band {band} holds negative values ({len(bad):,} pixels in the first strip that has "
+        f"them, most often {text}; nodata is {'unset' if nodata is None else f'{nodata:g}'}): "
+        f"a population count cannot be negative. If {text} marks missing data, declare it: "
+        f"gdal_edit.py -a_nodata {text} {name}",
+    )
 
 
 def _raster_to_cells(
@@ -150,6 +173,7 @@ def _raster_to_cells(
     band: int,
     mode: RasterMode,
     window_rows: int | None,
+    nonnegative: bool = False,
 ) -> RasterCells:
     if src.crs is None:
         raise CRSError(name, "raster has no coordinate reference system")
@@ -180,6 +204,8 @@ def _raster_to_cells(
                 continue
             pr, pc = np.nonzero(valid)
             v = np.ma.getdata(data)[pr, pc].astype(np.float64)
+            if nonnegative and v.min() < 0:
+                raise _negative_values_error(name, src, band, v)
             lat, lng = grid.pixel_centres_wgs84(pr + r0, pc)
             if not (np.isfinite(lat).all() and np.isfinite(lng).all()):
                 raise CRSError(

@@ -43,7 +43,18 @@ from geodata.reference import (
 )
 from geodata.validation import ReadResult
 
-__all__ = ["REQUIRED_COLUMNS", "PERIOD_FORMATS", "read_adoption", "parse_periods"]
+__all__ = [
+    "REQUIRED_COLUMNS",
+    "PERIOD_FORMATS",
+    "PERCENT_UNITS",
+    "read_adoption",
+    "parse_periods",
+    "resolve_resubmissions",
+]
+
+#: Spellings of the percent unit, compared case-insensitively after trimming: all read as ``%``
+#: (the 0..100 check applies to each, and the accepted rows carry ``%``).
+PERCENT_UNITS = frozenset({"%", "percent", "per cent", "percentage", "pct", "pct.", "phần trăm"})
 
 #: Columns every adoption file must have (``province_name`` is optional).
 REQUIRED_COLUMNS = ("province_code", "period", "indicator", "value", "unit", "source")
@@ -147,7 +158,8 @@ def read_adoption(path: str | PathLike[str], *, expect_province: str | None = No
 
     value = pd.to_numeric(raw["value"].str.strip(), errors="coerce").to_numpy(np.float64)
     checks.fail(~np.isfinite(value), "value", "value missing or not a number")
-    pct = (raw["unit"].str.strip() == "%").to_numpy(dtype=bool)
+    unit = raw["unit"].str.strip()
+    pct = unit.str.lower().isin(PERCENT_UNITS).to_numpy(dtype=bool)
     checks.fail(pct & ((value < 0) | (value > 100)), "value", "percentage outside 0..100")
     indicator = raw["indicator"].str.strip()
     no_indicator = (indicator == "").to_numpy(dtype=bool)
@@ -175,6 +187,9 @@ def read_adoption(path: str | PathLike[str], *, expect_province: str | None = No
     typed["period"] = periods["period"].fillna("").astype(str)
     typed["indicator"] = indicator.astype(str)
     typed["value"] = value
+    typed["unit"] = unit.where(~pct, "%").astype(str)
+    typed["source_file"] = path.name
+    typed["source_row"] = np.arange(1, n + 1)
     typed["code_63"] = pd.array(code_63, dtype="string")
     typed["code_34"] = pd.array(code_34, dtype="string")
     typed["boundary_version"] = version
@@ -188,6 +203,7 @@ def read_adoption(path: str | PathLike[str], *, expect_province: str | None = No
             "sha256": facts.sha256,
             "sample": facts.sample or _says_synthetic(raw),
             "bom": facts.bom,
+            "percent_units_normalised": int((pct & (unit != "%").to_numpy(dtype=bool)).sum()),
         },
     )
 
@@ -286,3 +302,48 @@ def _names_match(folded: pd.Series, code: pd.Series, accepted: dict[str, set[str
 def _says_synthetic(raw: pd.DataFrame) -> bool:
     """Every row's ``source`` says "synthetic" (how :mod:`geodata.sample` labels its rows)."""
     return bool(raw["source"].str.contains("synthetic", case=False, regex=False).all())
+
+
+def resolve_resubmissions(accepted: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """One row per (province, period, indicator) across files: a province that sends its figures
+    again (a corrected file beside the first) resubmits them.
+
+    Rule: the row from the file whose **name sorts last** stands (name resubmissions with a date
+    or a version: ``79_tp_hcm_2026-10-15.csv`` after ``79_tp_hcm_2026-10-01.csv``, ``..._v2``);
+    within one file duplicates are already quarantined by :func:`read_adoption`.
+
+    Returns ``(kept, superseded)``: ``superseded`` holds each replaced row with
+    ``superseded_by`` (file and row that stands) and ``value_standing``, for the report.
+    """
+    empty = accepted.iloc[:0].assign(superseded_by=pd.Series(dtype=str), value_standing=0.0)
+    if accepted.empty or "source_file" not in accepted:
+        return accepted, empty
+    code = accepted["code_34"].where(accepted["boundary_version"] == "34", accepted["code_63"])
+    key = pd.DataFrame(
+        {"code": code.astype(str), "period": accepted["period"], "indicator": accepted["indicator"]}
+    )
+    order = np.lexsort(
+        (accepted["source_row"].to_numpy(), accepted["source_file"].astype(str).to_numpy())
+    )
+    ranked = accepted.iloc[order]
+    keys = key.iloc[order]
+    last = ~keys.duplicated(keep="last").to_numpy()
+    if last.all():
+        return accepted, empty
+    standing = ranked[last]
+    standing_keys = keys[last]
+    lookup = pd.DataFrame(
+        {
+            "superseded_by": (
+                standing["source_file"].astype(str) + " row " + standing["source_row"].astype(str)
+            ).to_numpy(),
+            "value_standing": standing["value"].to_numpy(),
+        },
+        index=pd.MultiIndex.from_frame(standing_keys),
+    )
+    superseded = ranked[~last].copy()
+    match = lookup.loc[pd.MultiIndex.from_frame(keys[~last])]
+    superseded["superseded_by"] = match["superseded_by"].to_numpy()
+    superseded["value_standing"] = match["value_standing"].to_numpy()
+    kept = accepted.loc[standing.index].sort_index()
+    return kept, superseded.reset_index(drop=True)

@@ -16,7 +16,9 @@ Examples
 
 from __future__ import annotations
 
+import csv
 import zipfile
+from functools import lru_cache
 from os import PathLike
 from pathlib import Path
 from typing import Any, Literal
@@ -24,7 +26,9 @@ from typing import Any, Literal
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
+import polars as pl
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pyogrio
 import shapely
@@ -42,12 +46,13 @@ from geodata.quadkeys import (
 from geodata.readers.tabular import (
     ReaderChecks,
     finish,
-    inspect_text_file,
+    inspect_text_head,
     is_sample_key,
     is_sample_marker,
     match_columns,
-    read_csv_text,
+    read_csv_filtered,
 )
+from geodata.study_area import in_study_area, quadkey_prefixes, study_area_bbox
 from geodata.validation import ReadResult
 
 __all__ = [
@@ -56,7 +61,9 @@ __all__ = [
     "MAX_LATENCY_MS",
     "TILE_TOLERANCE_DEG",
     "REQUIRED_COLUMNS",
+    "PREFIX_ZOOM",
     "read_speed_tiles",
+    "wkt_bounds",
 ]
 
 #: Vietnam's bounding box ``(west, south, east, north)`` in degrees, islands included.
@@ -78,6 +85,18 @@ _OPTIONAL_NUMERIC = ("avg_lat_down_ms", "avg_lat_up_ms")
 #: because the accepted frame's ``tile_x``/``tile_y`` are the decoded tile indices.
 _FILE_TILE_XY = {"tile_x": "ookla_tile_x", "tile_y": "ookla_tile_y"}
 _VECTOR_SUFFIXES = (".shp", ".zip", ".geojson", ".json", ".gpkg")
+#: Zoom of the quadkey prefixes compared with the study area's tiles before any decoding.
+PREFIX_ZOOM = 8
+#: Columns a Parquet file is read for (projection); any other column is left on disk.
+_PARQUET_COLUMNS = (
+    *REQUIRED_COLUMNS,
+    "tile",
+    "geometry",
+    "tile_x",
+    "tile_y",
+    "avg_lat_down_ms",
+    "avg_lat_up_ms",
+)
 _ZIPPED_LAYERS = (".shp", ".geojson", ".json", ".gpkg")
 
 Kind = Literal["fixed", "mobile"]
@@ -87,28 +106,38 @@ def read_speed_tiles(
     path: str | PathLike[str],
     *,
     kind: Kind | None = None,
-    bbox: tuple[float, float, float, float] | None = VIETNAM_BBOX,
+    study_area: bool = True,
     max_kbps: float = MAX_KBPS,
 ) -> ReadResult:
-    """Read and validate one Ookla performance-tile file.
+    """Read and validate one Ookla performance-tile file, keeping the tiles of the study area.
+
+    Ookla publishes one global file per type and quarter (~6.5 M fixed tiles). Tiles outside
+    Vietnam's study area (:mod:`geodata.study_area`: land, islands and a coastal buffer) are out
+    of scope: skipped before any per-row work, counted in ``n_outside``, never quarantined.
+    Parquet is read by row group with column projection; row groups whose ``tile_x``/``tile_y``
+    (or ``quadkey``) statistics lie wholly outside the area's box are not read at all, and in the
+    others only ``quadkey`` is decoded until a row group is known to hold candidate tiles. CSV
+    (``.csv.gz`` too) is streamed in blocks; shapefiles and other vector files are read with a
+    spatial filter. Validation (the WKT cross-check included) runs on the in-area rows only.
 
     Parameters
     ----------
     path : ``.parquet``, ``.csv`` (``.csv.gz``), ``.shp``, ``.zip`` (zipped shapefile),
         ``.geojson`` or ``.gpkg``; the format is chosen by extension
     kind : ``"fixed"`` or ``"mobile"``; by default taken from the file name
-    bbox : ``(west, south, east, north)``: tiles whose centroid lies outside are quarantined;
-        None disables the check (e.g. for Ookla's sample files of other countries)
+    study_area : skip tiles outside Vietnam's study area (default); False keeps every tile
+        (e.g. for Ookla's sample files of other countries)
     max_kbps : speeds above this are quarantined as absurd
 
     Returns
     -------
     ReadResult
-        ``accepted``: the file's columns (``quadkey`` as text, speeds and latencies float64,
-        ``tests``/``devices`` int64; Ookla's own ``tile_x``/``tile_y`` renamed
-        ``ookla_tile_x``/``ookla_tile_y``; vector geometry dropped after checking) plus
-        ``tile_x, tile_y`` (int64 tile indices) and ``lat, lng`` (centroid). ``meta``: ``sha256,
-        sample, period`` (``"2025Q3"`` or None), ``kind, format``. ``_row`` is the 1-based data row.
+        ``accepted``: the file's known columns (``quadkey`` as text, speeds and latencies
+        float64, ``tests``/``devices`` int64; Ookla's own ``tile_x``/``tile_y`` renamed
+        ``ookla_tile_x``/``ookla_tile_y``; vector geometry dropped after checking) plus ``tile_x,
+        tile_y`` (int64 tile indices) and ``lat, lng`` (centroid). ``n_outside``: tiles outside
+        the study area. ``meta``: ``sha256, sample, period`` (``"2025Q3"`` or None), ``kind,
+        format, rows_outside_study_area``. Quarantined ``_row`` is the 1-based data row.
 
     Raises
     ------
@@ -118,8 +147,8 @@ def read_speed_tiles(
 
     Examples
     --------
-    >>> res = read_speed_tiles("guam_fixed_2023Q4.csv", bbox=None)  # doctest: +SKIP
-    >>> res.n_read == res.n_accepted + res.n_quarantined  # doctest: +SKIP
+    >>> res = read_speed_tiles("guam_fixed_2023Q4.csv", study_area=False)  # doctest: +SKIP
+    >>> res.n_read == res.n_accepted + res.n_quarantined + res.n_outside  # doctest: +SKIP
     True
     """
     path = Path(path)
@@ -136,17 +165,19 @@ def read_speed_tiles(
         "kind": kind or named_kind,
     }
     if name.endswith((".parquet", ".pq")):
-        raw, bounds, file_meta = _load_parquet(path)
+        loaded = _load_parquet(path, study_area)
     elif name.endswith((".csv", ".csv.gz")):
-        raw, bounds, file_meta = _load_csv(path)
+        loaded = _load_csv(path, study_area)
     elif name.endswith(_VECTOR_SUFFIXES):
-        raw, bounds, file_meta = _load_vector(path)
+        loaded = _load_vector(path, study_area)
     else:
         raise InputError(
-            path, "unsupported speed-tile format: use .parquet, .csv, .shp, .zip, .geojson or .gpkg"
+            path,
+            "unsupported speed-tile format: use .parquet, .csv, .csv.gz, .shp, .zip, .geojson "
+            "or .gpkg",
         )
-    meta.update(file_meta)
-    return _validate(path, raw, bounds, meta, bbox=bbox, max_kbps=max_kbps)
+    meta.update(loaded.meta)
+    return _validate(path, loaded, meta, study_area=study_area, max_kbps=max_kbps)
 
 
 def _kind_from_name(path: Path) -> Kind | None:
@@ -158,21 +189,97 @@ def _kind_from_name(path: Path) -> Kind | None:
 # ---------------------------------------------------------------- loading, per format
 
 
-def _load_csv(path: Path) -> tuple[pd.DataFrame, npt.NDArray[np.float64] | None, dict[str, Any]]:
-    facts = inspect_text_file(path)
-    raw = read_csv_text(path, facts)
-    raw = raw.rename(
-        columns=match_columns(
-            path, list(raw.columns), REQUIRED_COLUMNS, header_line=facts.first_line
-        )
+class _Loaded:
+    """Candidate rows of a file (every row that may lie in the study area), where they came from."""
+
+    def __init__(
+        self,
+        raw: pd.DataFrame,
+        positions: npt.NDArray[np.int64],
+        n_total: int,
+        meta: dict[str, Any],
+        bounds: npt.NDArray[np.float64] | None = None,
+    ) -> None:
+        self.raw = raw.reset_index(drop=True)
+        self.positions = positions
+        self.n_total = n_total
+        self.meta = meta
+        self.bounds = bounds  # vector formats: geometry bounds; else from the ``tile`` column
+
+
+@lru_cache(maxsize=1)
+def _prefix_sets() -> tuple[pa.Array, pa.Array]:
+    vn = pa.array(sorted(quadkey_prefixes(PREFIX_ZOOM)), pa.string())
+    every = np.array(np.meshgrid(*[list("0123")] * PREFIX_ZOOM, indexing="ij")).reshape(
+        PREFIX_ZOOM, -1
     )
-    bounds = _wkt_bounds(raw["tile"]) if "tile" in raw else None
-    return raw, bounds, {"sha256": facts.sha256, "sample": facts.sample, "format": "csv"}
+    allp = pa.array(["".join(c) for c in every.T], pa.string())
+    return vn, allp
 
 
-def _load_parquet(
-    path: Path,
-) -> tuple[pd.DataFrame, npt.NDArray[np.float64] | None, dict[str, Any]]:
+def _candidates(quadkey: pa.ChunkedArray | pa.Array) -> npt.NDArray[np.bool_]:
+    """Rows that may lie in the study area: the quadkey's zoom-8 prefix is one of the area's
+    tiles, or it cannot be read as a prefix at all (then validation quarantines it). A row whose
+    first 8 digits are a valid quadkey of a tile outside the area lies outside, whatever follows."""
+    vn, allp = _prefix_sets()
+    qk = quadkey
+    if not (pa.types.is_string(qk.type) or pa.types.is_large_string(qk.type)):
+        qk = pc.cast(qk, pa.string())
+    prefix = pc.utf8_slice_codeunits(qk, 0, PREFIX_ZOOM)
+    inside = pc.is_in(prefix, value_set=vn)
+    readable = pc.is_in(prefix, value_set=allp)
+    keep = pc.or_kleene(inside, pc.invert(readable))
+    return np.asarray(pc.fill_null(keep, True), dtype=bool)
+
+
+def _load_csv(path: Path, study_area: bool) -> _Loaded:
+    facts = inspect_text_head(path)
+    columns = next(csv.reader([facts.first_line]), [])
+    renames = match_columns(path, columns, REQUIRED_COLUMNS, header_line=facts.first_line)
+    if study_area:
+        keep = lambda t: _candidates(t.column("quadkey"))  # noqa: E731
+    else:
+        keep = lambda t: np.ones(t.num_rows, dtype=bool)  # noqa: E731
+    raw, positions, n_total = read_csv_filtered(path, facts, keep, renames=renames)
+    return _Loaded(
+        raw, positions, n_total, {"sha256": facts.sha256, "sample": facts.sample, "format": "csv"}
+    )
+
+
+def _outside_box(stats_min: Any, stats_max: Any, lo: float, hi: float) -> bool:
+    try:
+        return float(stats_max) < lo or float(stats_min) > hi
+    except (TypeError, ValueError):
+        return False
+
+
+def _row_group_outside(
+    pfile: pq.ParquetFile, i: int, names: list[str], kinds: dict[str, str]
+) -> bool:
+    """True when row group ``i``'s statistics place all its tiles outside the study area's box."""
+    rg = pfile.metadata.row_group(i)
+    west, south, east, north = study_area_bbox(0.01)
+    bounds = {"tile_x": (west, east), "tile_y": (south, north)}
+    for j, col in enumerate(names):
+        if col not in bounds or kinds.get(col) != "float":
+            continue
+        st = rg.column(j).statistics
+        if st is not None and st.has_min_max and _outside_box(st.min, st.max, *bounds[col]):
+            return True
+    if "quadkey" in names and kinds.get("quadkey") == "string":
+        st = rg.column(names.index("quadkey")).statistics
+        if st is not None and st.has_min_max:
+            lo, hi = str(st.min), str(st.max)
+            vn, _ = _prefix_sets()
+            # prefix p holds the keys in [p, p with its last digit + 1): no overlap -> outside
+            for p in vn.to_pylist():
+                if p <= hi[: len(p)] and lo[: len(p)] <= p:
+                    return False
+            return all(len(x) >= PREFIX_ZOOM and set(x) <= set("0123") for x in (lo, hi))
+    return False
+
+
+def _load_parquet(path: Path, study_area: bool) -> _Loaded:
     sha = sha256_file(path)
     try:
         pfile = pq.ParquetFile(path)
@@ -180,13 +287,56 @@ def _load_parquet(
     except (pa.ArrowException, OSError) as exc:
         raise CorruptFileError(path, f"not a readable Parquet file ({exc})") from exc
     renames = match_columns(path, schema.names, REQUIRED_COLUMNS)
+    wanted = {c.lower() for c in _PARQUET_COLUMNS}
+    columns = [c for c in schema.names if renames.get(c, c).lower() in wanted]
+    file_names = [pfile.metadata.schema.column(j).name for j in range(pfile.metadata.num_columns)]
+    kinds = {}
+    for c in ("tile_x", "tile_y", "quadkey"):
+        src = next((k for k in schema.names if renames.get(k, k) == c), None)
+        if src is not None:
+            t = schema.field(src).type
+            kinds[c] = (
+                "float"
+                if pa.types.is_floating(t)
+                else "string"
+                if pa.types.is_string(t)
+                else "other"
+            )
+    stat_names = [renames.get(c, c) for c in file_names]
+    qk_source = next(k for k in schema.names if renames.get(k, k) == "quadkey")
+    n_total = pfile.metadata.num_rows
+    if n_total == 0:
+        raise EmptyFileError(path, "Parquet file holds no rows")
+    parts: list[pa.Table] = []
+    positions: list[npt.NDArray[np.int64]] = []
+    offset = 0
+    skipped_groups = 0
     try:
-        table = pfile.read()
+        for i in range(pfile.num_row_groups):
+            n_rg = pfile.metadata.row_group(i).num_rows
+            if study_area and _row_group_outside(pfile, i, stat_names, kinds):
+                offset += n_rg
+                skipped_groups += 1
+                continue
+            if study_area:
+                head = pfile.read_row_group(i, columns=[qk_source])
+                mask = _candidates(head.column(0))
+                idx = np.flatnonzero(mask)
+                if idx.size == 0:
+                    offset += n_rg
+                    continue
+                table = pfile.read_row_group(i, columns=columns).take(pa.array(idx))
+            else:
+                table = pfile.read_row_group(i, columns=columns)
+                idx = np.arange(n_rg, dtype=np.int64)
+            parts.append(table)
+            positions.append(idx + offset)
+            offset += n_rg
     except (pa.ArrowException, OSError) as exc:
         raise CorruptFileError(path, f"Parquet data cannot be read ({exc})") from exc
+    kept_schema = pa.schema([schema.field(c) for c in columns])
+    table = pa.concat_tables(parts) if parts else kept_schema.empty_table()
     table = table.rename_columns([renames.get(c, c) for c in table.column_names])
-    if table.num_rows == 0:
-        raise EmptyFileError(path, "Parquet file holds no rows")
     kv = schema.metadata or {}
     sample = any(is_sample_key(k) and is_sample_marker(v) for k, v in kv.items())
     qk = table.column("quadkey")
@@ -199,47 +349,44 @@ def _load_parquet(
                 path, f"quadkey of type {qk.type} cannot be read as text", column="quadkey"
             ) from exc
         table = table.set_column(table.column_names.index("quadkey"), "quadkey", qk)
-    bounds = None
     names = table.column_names
     if "tile" not in names and "geometry" in names:  # GeoParquet: WKB geometry, no WKT tile
         table = table.rename_columns(["tile" if c == "geometry" else c for c in names])
-    if "tile" in table.column_names:
-        tile = table.column("tile")
-        if pa.types.is_binary(tile.type) or pa.types.is_large_binary(tile.type):
-            geoms = shapely.from_wkb(
-                np.asarray(tile.to_numpy(zero_copy_only=False), dtype=object),
-                on_invalid="ignore",
-            )
-            bounds = _geometry_bounds(geoms, tile.is_null().to_numpy(zero_copy_only=False))
-            wkt = shapely.to_wkt(geoms, rounding_precision=-1)
-            table = table.set_column(
-                table.column_names.index("tile"), "tile", pa.array(wkt, pa.string())
-            )
+    elif "tile" in names and "geometry" in names:
+        table = table.drop_columns(["geometry"])
     raw = table.to_pandas()
-    if bounds is None and "tile" in raw:
-        bounds = _wkt_bounds(raw["tile"])
+    pos = np.concatenate(positions) if positions else np.zeros(0, np.int64)
     meta = {
         "sha256": sha,
         "sample": sample,
         "format": "parquet",
         "quadkey_was_integer": was_integer,
+        "row_groups": pfile.num_row_groups,
+        "row_groups_skipped_by_statistics": skipped_groups,
     }
-    return raw, bounds, meta
+    return _Loaded(raw, pos, n_total, meta)
 
 
-def _load_vector(path: Path) -> tuple[pd.DataFrame, npt.NDArray[np.float64] | None, dict[str, Any]]:
+def _load_vector(path: Path, study_area: bool) -> _Loaded:
     sha = sha256_file(path)
     source = _vector_source(path)
     try:
         info = pyogrio.read_info(source)
         renames = match_columns(path, list(info["fields"]), REQUIRED_COLUMNS)
-        gdf = pyogrio.read_dataframe(source)
+        n_total = int(info.get("features") or 0)
+        if n_total < 0:  # a driver that cannot count cheaply
+            n_total = len(pyogrio.read_dataframe(source, read_geometry=False, columns=[]))
+        gdf = pyogrio.read_dataframe(
+            source,
+            bbox=study_area_bbox(0.01) if study_area else None,
+            fid_as_index=True,
+        )
     except SchemaError:
         raise
     except Exception as exc:  # pyogrio/GDAL raise several types for unreadable data
         raise CorruptFileError(path, f"not a readable vector file ({exc})") from exc
     gdf = gdf.rename(columns=renames)
-    if len(gdf) == 0:
+    if n_total == 0:
         raise EmptyFileError(path, "file holds no features")
     meta: dict[str, Any] = {
         "sha256": sha,
@@ -253,11 +400,20 @@ def _load_vector(path: Path) -> tuple[pd.DataFrame, npt.NDArray[np.float64] | No
             gdf = gdf.to_crs(4326)
         except Exception as exc:
             raise CRSError(path, f"cannot transform {gdf.crs} to EPSG:4326 ({exc})") from exc
+    fids = np.asarray(gdf.index, dtype=np.int64)
+    positions = fids - (
+        1 if n_total and len(fids) and fids.min() >= 1 and _one_based(source) else 0
+    )
     geoms = np.asarray(gdf.geometry.array, dtype=object)
     bounds = _geometry_bounds(geoms, shapely.is_missing(geoms))
-    raw = pd.DataFrame(gdf.drop(columns=gdf.geometry.name))
+    raw = pd.DataFrame(gdf.drop(columns=gdf.geometry.name)).reset_index(drop=True)
     raw["quadkey"] = _quadkey_text(raw["quadkey"])
-    return raw, bounds, meta
+    return _Loaded(raw, positions, n_total, meta, bounds)
+
+
+def _one_based(source: str) -> bool:
+    """GeoPackage and GeoJSON number features from 1, shapefiles from 0."""
+    return source.lower().endswith((".gpkg", ".geojson", ".json"))
 
 
 def _vector_source(path: Path) -> str:
@@ -284,15 +440,78 @@ def _quadkey_text(values: pd.Series) -> pd.Series:
     return values.astype("string").fillna("").astype(str)
 
 
-def _wkt_bounds(tile: pd.Series) -> npt.NDArray[np.float64]:
-    """``(n, 4)`` bounds of WKT tiles; NaN where absent; ``inf`` where present but unparseable."""
-    text = tile.astype("string").fillna("").str.strip()
-    present = (text != "").to_numpy()
-    out = np.full((len(text), 4), np.nan)
-    if present.any():
-        geoms = shapely.from_wkt(text.to_numpy(dtype=object)[present], on_invalid="ignore")
-        out[present] = _geometry_bounds(geoms, np.zeros(len(geoms), dtype=bool))
+_WKT_PREFIX = "POLYGON(("
+
+
+def wkt_bounds(tile: npt.ArrayLike) -> npt.NDArray[np.float64]:
+    """``(n, 4)`` bounds of WKT tiles; NaN where absent; ``inf`` where present but unparseable.
+
+    Ookla's own spelling (``POLYGON((x y, x y, ...))``) is parsed by polars string kernels in
+    bulk (about 3x faster than ``shapely.from_wkt``, see ``bench/bench_world.py``); any other
+    spelling (a space after ``POLYGON``, ``MULTIPOLYGON``, garbage) goes to shapely.
+    """
+    text = (
+        pl.Series("t", np.asarray(tile, dtype=object), dtype=pl.String)
+        .fill_null("")
+        .str.strip_chars()
+    )
+    n = len(text)
+    out = np.full((n, 4), np.nan)
+    if n == 0:
+        return out
+    frame = pl.DataFrame({"t": text}).with_row_index("i")
+    fast = (
+        frame.lazy()
+        .filter(pl.col("t").str.starts_with(_WKT_PREFIX) & pl.col("t").str.ends_with("))"))
+        .with_columns(
+            pl.col("t")
+            .str.strip_prefix(_WKT_PREFIX)
+            .str.strip_suffix("))")
+            .str.split(",")
+            .alias("p")
+        )
+        .explode("p")
+        .with_columns(
+            pl.col("p").str.strip_chars().str.split_exact(" ", 1).struct.rename_fields(["x", "y"])
+        )
+        .unnest("p")
+        .with_columns(
+            pl.col("x").cast(pl.Float64, strict=False), pl.col("y").cast(pl.Float64, strict=False)
+        )
+        .group_by("i")
+        .agg(
+            pl.col("x").min().alias("w"),
+            pl.col("y").min().alias("s"),
+            pl.col("x").max().alias("e"),
+            pl.col("y").max().alias("n"),
+            pl.col("x").null_count().alias("bad_x"),
+            pl.col("y").null_count().alias("bad_y"),
+            pl.len().alias("k"),
+        )
+        .filter((pl.col("bad_x") == 0) & (pl.col("bad_y") == 0) & (pl.col("k") >= 4))
+        .collect()
+    )
+    done = np.zeros(n, dtype=bool)
+    if fast.height:
+        i = fast["i"].to_numpy().astype(np.int64)
+        out[i] = fast.select("w", "s", "e", "n").to_numpy()
+        done[i] = True
+    values = text.to_numpy()
+    present = values != ""
+    rest = np.flatnonzero(present & ~done)
+    if rest.size:
+        geoms = shapely.from_wkt(values[rest].astype(object), on_invalid="ignore")
+        out[rest] = _geometry_bounds(geoms, np.zeros(rest.size, dtype=bool))
     return out
+
+
+def _wkb_bounds(tile: pd.Series) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.object_]]:
+    """Bounds and WKT text of WKB geometries (GeoParquet)."""
+    values = tile.to_numpy(dtype=object)
+    missing = pd.isna(tile).to_numpy()
+    geoms = shapely.from_wkb(np.where(missing, None, values), on_invalid="ignore")
+    bounds = _geometry_bounds(geoms, missing)
+    return bounds, shapely.to_wkt(geoms, rounding_precision=-1)
 
 
 def _geometry_bounds(
@@ -309,26 +528,56 @@ def _geometry_bounds(
 # ---------------------------------------------------------------- row checks
 
 
-def _validate(
-    path: Path,
-    raw: pd.DataFrame,
-    bounds: npt.NDArray[np.float64] | None,
-    meta: dict[str, Any],
-    *,
-    bbox: tuple[float, float, float, float] | None,
-    max_kbps: float,
-) -> ReadResult:
-    raw = raw.reset_index(drop=True)
-    n = len(raw)
-    checks = ReaderChecks(raw, path)
-    qk = _quadkey_text(raw["quadkey"])
-
-    # quadkey: 16 digits 0-3
+def _decode(qk: pd.Series) -> tuple[npt.NDArray[np.bool_], ...]:
+    """``digits_ok, ok_qk, tile_x, tile_y, lat, lng, lengths`` of quadkey texts."""
+    n = len(qk)
     ascii_ok = qk.str.isascii().to_numpy(dtype=bool) & (qk.str.len() <= 64).to_numpy(dtype=bool)
     digits_ok = np.zeros(n, dtype=bool)
     digits_ok[ascii_ok] = valid_quadkeys(qk.to_numpy(dtype=object)[ascii_ok], zoom=None)
-    checks.fail(~digits_ok, "quadkey", "quadkey missing or has characters other than digits 0-3")
     lengths = qk.str.len().to_numpy(dtype=np.int64)
+    ok_qk = digits_ok & (lengths == OOKLA_ZOOM)
+    tile_x = np.zeros(n, dtype=np.int64)
+    tile_y = np.zeros(n, dtype=np.int64)
+    tile_x[ok_qk], tile_y[ok_qk], _ = quadkey_to_tile(qk.to_numpy(dtype=object)[ok_qk])
+    lat, lng = tile_centroids(tile_x, tile_y, OOKLA_ZOOM)
+    lat[~ok_qk] = np.nan
+    lng[~ok_qk] = np.nan
+    return digits_ok, ok_qk, tile_x, tile_y, lat, lng, lengths
+
+
+def _validate(
+    path: Path,
+    loaded: _Loaded,
+    meta: dict[str, Any],
+    *,
+    study_area: bool,
+    max_kbps: float,
+) -> ReadResult:
+    raw = loaded.raw
+    qk = _quadkey_text(raw["quadkey"])
+    digits_ok, ok_qk, tile_x, tile_y, lat, lng, lengths = _decode(qk)
+    # out of scope, not invalid: a tile whose quadkey places it outside the study area
+    outside = ok_qk & ~in_study_area(lng, lat) if study_area else np.zeros(len(raw), dtype=bool)
+    n_outside = loaded.n_total - len(raw) + int(outside.sum())
+    keep = ~outside
+    if outside.any():
+        raw = raw.loc[keep].reset_index(drop=True)
+        qk = qk.loc[keep].reset_index(drop=True)
+        digits_ok, ok_qk, lengths = digits_ok[keep], ok_qk[keep], lengths[keep]
+        tile_x, tile_y, lat, lng = tile_x[keep], tile_y[keep], lat[keep], lng[keep]
+    positions = loaded.positions[keep]
+    bounds = loaded.bounds[keep] if loaded.bounds is not None else None
+    if bounds is None and "tile" in raw:
+        tile = raw["tile"]
+        if len(tile) and tile.map(lambda v: isinstance(v, bytes | bytearray)).any():
+            bounds, wkt = _wkb_bounds(tile)
+            raw["tile"] = wkt
+        else:
+            bounds = wkt_bounds(tile.to_numpy(dtype=object))
+    meta["rows_outside_study_area"] = n_outside
+
+    checks = ReaderChecks(raw, path, rows=positions)
+    checks.fail(~digits_ok, "quadkey", "quadkey missing or has characters other than digits 0-3")
     wrong_zoom = digits_ok & (lengths != OOKLA_ZOOM)
     for length in np.unique(lengths[wrong_zoom]).tolist():  # a handful of distinct lengths
         checks.fail(
@@ -336,13 +585,6 @@ def _validate(
             "quadkey",
             f"quadkey has {length} digits (zoom {length}), not {OOKLA_ZOOM}",
         )
-    ok_qk = digits_ok & ~wrong_zoom
-    tile_x = np.zeros(n, dtype=np.int64)
-    tile_y = np.zeros(n, dtype=np.int64)
-    tile_x[ok_qk], tile_y[ok_qk], _ = quadkey_to_tile(qk.to_numpy(dtype=object)[ok_qk])
-    lat, lng = tile_centroids(tile_x, tile_y, OOKLA_ZOOM)
-    lat[~ok_qk] = np.nan
-    lng[~ok_qk] = np.nan
     checks.fail_duplicates(qk, ok_qk, "quadkey", "quadkey")
 
     # tile geometry agrees with the quadkey
@@ -380,17 +622,8 @@ def _validate(
     checks.fail(devices < 1, "devices", "devices < 1")
     checks.fail(devices > tests, "devices", "devices > tests")
 
-    if bbox is not None:
-        west, south, east, north = bbox
-        outside = ok_qk & ~((lng >= west) & (lng <= east) & (lat >= south) & (lat <= north))
-        checks.fail(
-            outside,
-            "quadkey",
-            f"tile centroid outside Vietnam's bounding box (lon {west}..{east}, lat {south}..{north})",
-        )
-
     typed = _typed(raw, qk, values, tile_x, tile_y, lat, lng)
-    return finish(checks, typed, n_read=n, path=path, meta=meta)
+    return finish(checks, typed, n_read=loaded.n_total, path=path, meta=meta, n_outside=n_outside)
 
 
 def _typed(

@@ -35,6 +35,7 @@ from geodata.readers.tabular import SAMPLE_KEY, is_sample_key, is_sample_marker
 __all__ = [
     "RasterInfo",
     "SAMPLE_TAG",
+    "check_single_band",
     "open_raster",
     "iter_windows",
     "raster_valid_fraction",
@@ -79,11 +80,34 @@ class RasterInfo:
     tags: dict[str, str] = field(default_factory=dict)
 
 
+def check_single_band(path: str | PathLike[str], holds: str) -> None:
+    """Reject a raster with more than one band: which of them holds ``holds`` would be a guess.
+
+    Raises
+    ------
+    InputError
+        Two or more bands, naming them and how to extract one (``gdal_translate -b``).
+    """
+    try:
+        with rasterio.open(path) as ds:
+            count, names = ds.count, ds.descriptions
+    except Exception:  # unreadable: the reader that follows names the cause
+        return
+    if count > 1:
+        listed = ", ".join(f"{i} ({d})" if d else str(i) for i, d in enumerate(names, start=1))
+        raise InputError(
+            path,
+            f"raster has {count} bands ({listed}); one band of {holds} is expected. Extract "
+            f"the right one: gdal_translate -b 1 {path} single_band.tif",
+        )
+
+
 def open_raster(
     path: str | PathLike[str],
     *,
     bbox: tuple[float, float, float, float] | None = VIETNAM_BBOX,
     require_data: bool = True,
+    single_band: str | None = None,
 ) -> RasterInfo:
     """Check a GeoTIFF and describe it.
 
@@ -94,6 +118,8 @@ def open_raster(
         disables the check
     require_data : scan row strips (from the middle outwards, stopping at the first valid
         pixel) and reject a raster where every pixel is nodata
+    single_band : what the one band holds (``"coverage (0/1)"``): a raster with more bands is
+        rejected (:func:`check_single_band`); None reads band 1 of any raster
 
     Raises
     ------
@@ -109,6 +135,8 @@ def open_raster(
     path = Path(path)
     if not path.is_file():
         raise InputError(path, "file does not exist")
+    if single_band is not None:
+        check_single_band(path, single_band)
     sha = sha256_file(path)
     try:
         ds = rasterio.open(path)

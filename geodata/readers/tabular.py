@@ -24,9 +24,10 @@ comment line ``# gap_monitor_sample=true``, a Parquet key-value metadata entry, 
 from __future__ import annotations
 
 import codecs
+import csv
 import gzip
 import zlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from os import PathLike
 from pathlib import Path
@@ -35,6 +36,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
+import pyarrow as pa
+import pyarrow.csv as pacsv
 
 from geodata.errors import (
     CorruptFileError,
@@ -52,7 +55,9 @@ __all__ = [
     "is_sample_marker",
     "TextFacts",
     "inspect_text_file",
+    "inspect_text_head",
     "read_csv_text",
+    "read_csv_filtered",
     "match_columns",
     "ReaderChecks",
     "finish",
@@ -174,6 +179,31 @@ def inspect_text_file(path: str | PathLike[str]) -> TextFacts:
         ) from exc
     except (OSError, EOFError, zlib.error) as exc:
         raise CorruptFileError(path, f"cannot decompress or read the file ({exc})") from exc
+    return _facts_from_head(path, sha, head)
+
+
+def inspect_text_head(path: str | PathLike[str]) -> TextFacts:
+    """:func:`inspect_text_file` on the first MiB only, for files read by a streaming parser.
+
+    The encoding of the rest is checked by the parser itself (:func:`read_csv_filtered` falls
+    back to :func:`inspect_text_file` for the exact message when it finds a bad byte).
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(path, "file does not exist")
+    sha = sha256_file(path)
+    try:
+        with _open_binary(path) as fh:
+            head = fh.read(_CHUNK)
+    except (OSError, EOFError, zlib.error) as exc:
+        raise CorruptFileError(path, f"cannot decompress or read the file ({exc})") from exc
+    if not head:
+        raise EmptyFileError(path, "file is empty (0 bytes)")
+    _check_bom(path, head)
+    return _facts_from_head(path, sha, head)
+
+
+def _facts_from_head(path: Path, sha: str, head: bytes) -> TextFacts:
     bom = head.startswith(codecs.BOM_UTF8)
     text = head[3:] if bom else head
     lines = text.decode("utf-8", errors="ignore").splitlines()
@@ -227,6 +257,100 @@ def read_csv_text(
     if frame.empty:
         raise EmptyFileError(path, "file has a header row but no data rows")
     return frame
+
+
+class _RaggedRow(Exception):
+    """Raised from pyarrow's invalid-row handler to leave the fast path."""
+
+
+def read_csv_filtered(
+    path: str | PathLike[str],
+    facts: TextFacts,
+    keep: Callable[[pa.Table], npt.NDArray[np.bool_]],
+    *,
+    names: Sequence[str] | None = None,
+    renames: Mapping[str, str] | None = None,
+    block_size: int = 1 << 24,
+) -> tuple[pd.DataFrame, npt.NDArray[np.int64], int]:
+    """Stream a CSV (``.gz`` too) in blocks, keeping only the rows ``keep`` selects.
+
+    Every value is text (``""`` when empty), as with :func:`read_csv_text`. ``keep`` gets each
+    block as a pyarrow table of strings and returns a boolean mask; rows it drops are never
+    converted to Python objects, so memory is bounded by the kept rows and one block. Columns are
+    renamed by ``renames`` (from :func:`match_columns`) before ``keep`` sees them.
+
+    Returns ``(kept rows, their 0-based data-row positions, data rows in the file)``.
+
+    A file the fast parser cannot take as it is (rows with a wrong number of fields, bytes that
+    are not UTF-8, a broken gzip stream) is read again by :func:`read_csv_text`, which keeps the
+    row-by-row semantics and the exact error messages of the small-file path.
+    """
+    path = Path(path)
+    header = None if names is not None else next(csv.reader([facts.first_line]), [])
+    columns = list(names) if names is not None else [h for h in header or []]
+    if names is None and (len(set(columns)) != len(columns) or not all(columns)):
+        return _filtered_fallback(path, facts, keep, names, renames)
+    renamed = [dict(renames or {}).get(c, c) for c in columns]
+
+    def ragged(_row: object) -> str:
+        raise _RaggedRow()
+
+    try:
+        source = (
+            pa.input_stream(str(path), compression="gzip")
+            if path.name.lower().endswith(".gz")
+            else pa.OSFile(str(path))
+        )
+        reader = pacsv.open_csv(
+            source,
+            read_options=pacsv.ReadOptions(
+                skip_rows=facts.n_comment_lines,
+                column_names=list(names) if names is not None else None,
+                block_size=block_size,
+            ),
+            parse_options=pacsv.ParseOptions(invalid_row_handler=ragged),
+            convert_options=pacsv.ConvertOptions(
+                column_types={c: pa.string() for c in columns},
+                strings_can_be_null=False,
+                quoted_strings_can_be_null=False,
+            ),
+        )
+        parts: list[pa.Table] = []
+        positions: list[npt.NDArray[np.int64]] = []
+        n_total = 0
+        for batch in reader:
+            table = pa.Table.from_batches([batch]).rename_columns(renamed)
+            mask = np.asarray(keep(table), dtype=bool)
+            idx = np.flatnonzero(mask)
+            if idx.size:
+                parts.append(table.take(pa.array(idx)))
+                positions.append(idx + n_total)
+            n_total += batch.num_rows
+    except (_RaggedRow, pa.ArrowException, OSError, EOFError, zlib.error, UnicodeDecodeError):
+        return _filtered_fallback(path, facts, keep, names, renames)
+    if n_total == 0:
+        raise EmptyFileError(path, "file has a header row but no data rows")
+    if parts:
+        frame = pa.concat_tables(parts).to_pandas()
+    else:
+        frame = pd.DataFrame({c: pd.Series(dtype=object) for c in renamed})
+    pos = np.concatenate(positions) if positions else np.zeros(0, np.int64)
+    return frame, pos, n_total
+
+
+def _filtered_fallback(
+    path: Path,
+    facts: TextFacts,
+    keep: Callable[[pa.Table], npt.NDArray[np.bool_]],
+    names: Sequence[str] | None,
+    renames: Mapping[str, str] | None,
+) -> tuple[pd.DataFrame, npt.NDArray[np.int64], int]:
+    facts = inspect_text_file(path)  # the whole-file encoding check, with its exact message
+    frame = read_csv_text(path, facts, names=names).rename(columns=dict(renames or {}))
+    table = pa.Table.from_pandas(frame.astype(str), preserve_index=False)
+    mask = np.asarray(keep(table), dtype=bool)
+    idx = np.flatnonzero(mask)
+    return frame.iloc[idx].reset_index(drop=True), idx.astype(np.int64), len(frame)
 
 
 def match_columns(
@@ -306,7 +430,7 @@ class ReaderChecks(RowChecks):
         group = sub.groupby(list(sub.columns), sort=False, dropna=False).ngroup().to_numpy()
         first = pd.Series(pos).groupby(group).transform("first").to_numpy()
         rows = pos[dup]
-        refs = first[dup] + self.row_offset
+        refs = self.row_numbers[first[dup]]
         self.fail_rows(rows, column, [f"duplicate {label} of row {r}" for r in refs.tolist()])
 
 
@@ -317,8 +441,12 @@ def finish(
     n_read: int,
     path: str | PathLike[str],
     meta: Mapping[str, Any],
+    n_outside: int = 0,
 ) -> ReadResult:
     """Accepted rows of ``typed`` (the converted frame), quarantined raw rows, reconciled counts.
+
+    ``n_read`` counts every data row of the file; ``n_outside`` of them were skipped as outside
+    the study area before ``checks`` saw the rest.
 
     Raises
     ------
@@ -327,10 +455,10 @@ def finish(
     """
     _, quarantined = checks.split()
     accepted = typed.loc[~checks.bad].reset_index(drop=True)
-    result = ReadResult(accepted, quarantined, n_read, [str(path)], dict(meta))
+    result = ReadResult(accepted, quarantined, n_read, [str(path)], dict(meta), n_outside)
     if not result.reconciles():
         raise AssertionError(
             f"{path}: counts do not reconcile: read {n_read}, accepted {result.n_accepted}, "
-            f"quarantined {result.n_quarantined}"
+            f"quarantined {result.n_quarantined}, outside {n_outside}"
         )
     return result

@@ -100,3 +100,46 @@ def test_measured_cells_outside_vietnam_are_reported_not_assigned():
     assert table["fixed_tests"].sum() == 10
     assert table["population"].sum() == pytest.approx(pop["population"].sum(), rel=1e-12)
     assert (table["code_34"] != "").all() and table["code_63"].notna().all()
+
+
+def test_foreign_and_sea_tiles_inside_the_box_end_in_no_province():
+    """Tiles in Laos, Cambodia, Guangxi, Hainan and at sea, all inside Vietnam's bounding box and
+    most within 0.5 degree of a province, count in no province: reported with their tests."""
+    from geodata.reference import load_provinces, population_raster_path
+    from tests.geodata.test_study_area import INSIDE, OUTSIDE
+
+    provinces = {v: load_provinces(v, simplified=True) for v in ("63", "34")}
+    pop, stats = population_cells(population_raster_path(), 8, provinces)
+    assert stats["raster_total"] == pytest.approx(
+        stats["cells_total"] + stats["outside_people"], rel=1e-12
+    )
+    places = {**INSIDE, **OUTSIDE}
+    xy = np.array(list(places.values()))
+    tiles = pd.DataFrame(
+        {
+            "lat": xy[:, 1],
+            "lng": xy[:, 0],
+            "avg_d_kbps": 50_000,
+            "avg_u_kbps": 10_000,
+            "avg_lat_ms": 20,
+            "tests": 7,
+            "devices": 2,
+        }
+    )
+    fixed = speed_by_cell(tiles, 8, "fixed")
+    table = build_cell_table(
+        pop,
+        fixed,
+        speed_by_cell(tiles.iloc[:0], 8, "mobile"),
+        coverage_by_cell(pop["cell"].to_numpy(), 8),
+        provinces,
+    )
+    outside = table.attrs["outside"]
+    foreign = set(latlng_to_cells(xy[len(INSIDE) :, 1], xy[len(INSIDE) :, 0], 8).tolist())
+    home = set(latlng_to_cells(xy[: len(INSIDE), 1], xy[: len(INSIDE), 0], 8).tolist())
+    assert set(outside["cell"].tolist()) == foreign
+    assert outside["fixed_tests"].sum() == 7 * len(OUTSIDE)
+    assert not foreign & set(table["cell"].tolist())
+    assert home <= set(table["cell"].tolist())
+    assert (table["code_34"] != "").all() and (table["code_63"] != "").all()
+    assert table["fixed_tests"].sum() == 7 * len(INSIDE)

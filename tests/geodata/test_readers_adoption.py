@@ -136,7 +136,10 @@ def test_bom_file_equals_plain_file():
     a = read_adoption(BAD / "utf8_bom.csv")
     b = read_adoption(GOOD / "79_ho_chi_minh_2025_2026.csv")
     assert a.meta["bom"] is True and b.meta["bom"] is False
-    pd.testing.assert_frame_equal(a.accepted, b.accepted)
+    assert (a.accepted["source_file"] == "utf8_bom.csv").all()
+    pd.testing.assert_frame_equal(
+        a.accepted.drop(columns="source_file"), b.accepted.drop(columns="source_file")
+    )
 
 
 def test_extra_column_is_kept():
@@ -271,3 +274,46 @@ def test_parse_periods_matches_scalar(year, form, q, month):
         assert boundary_version_for_period(start) == (
             "34" if pd.Timestamp(start) >= pd.Timestamp("2025-07-01") else "63"
         )
+
+
+def test_percent_spellings_are_one_unit_for_the_0_100_check(tmp_path):
+    rows = [
+        "79,,2026Q1,a,140,%,src",
+        "79,,2026Q1,b,140,percent,src",
+        "79,,2026Q1,c,140, PCT ,src",
+        "79,,2026Q1,d,140,Percent,src",
+        "79,,2026Q1,e,55,pct,src",
+        "79,,2026Q1,f,140,subscriptions,src",
+    ]
+    (tmp_path / "p.csv").write_text(HEADER + "\n" + "\n".join(rows) + "\n", encoding="utf-8")
+    res = read_adoption(tmp_path / "p.csv")
+    q = _quarantine(res)
+    assert sorted(q) == [1, 2, 3, 4]
+    assert all("0..100" in reason for _, reason in q.values())
+    a = res.accepted.set_index("indicator")
+    assert a.loc["e", "unit"] == "%" and a.loc["f", "unit"] == "subscriptions"
+    assert res.meta["percent_units_normalised"] == 4
+
+
+def test_a_resubmission_in_another_file_replaces_the_first_and_is_reported(tmp_path):
+    from geodata.readers.adoption import resolve_resubmissions
+    from geodata.validation import read_files
+
+    first = tmp_path / "79_tp_hcm_2026-10-01.csv"
+    again = tmp_path / "79_tp_hcm_2026-10-15.csv"
+    first.write_text(
+        HEADER + "\n79,,2026Q3,fixed_share,40,%,src\n79,,2026Q3,mobile_share,80,%,src\n"
+    )
+    again.write_text(HEADER + "\n79,,2026Q3,fixed_share,42.5,%,corrected\n")
+    result, errors = read_files(read_adoption, [again, first])  # order read does not matter
+    assert not errors and result.n_accepted == 3
+    kept, superseded = resolve_resubmissions(result.accepted)
+    k = kept.set_index("indicator")
+    assert k.loc["fixed_share", "value"] == 42.5 and k.loc["mobile_share", "value"] == 80
+    assert len(kept) == 2 and len(superseded) == 1
+    s = superseded.iloc[0]
+    assert s["source_file"] == first.name and s["source_row"] == 1 and s["value"] == 40
+    assert s["superseded_by"] == f"{again.name} row 1" and s["value_standing"] == 42.5
+    # nothing to resolve: the frame comes back whole
+    kept2, none = resolve_resubmissions(kept)
+    assert len(kept2) == 2 and none.empty

@@ -104,12 +104,15 @@ BAD_CASES = [
         2,
     ),
     (
+        # Bangkok, Manila and the sea off Borneo: out of scope, counted, never quarantined
         "outside_vietnam.csv",
         None,
-        {r: ("quadkey", "outside Vietnam") for r in (2, 3, 4)},
+        {},
         1,
     ),
 ]
+#: Rows each bad-input file holds outside the study area.
+OUTSIDE = {"outside_vietnam.csv": 3}
 
 
 @pytest.mark.parametrize(
@@ -126,7 +129,8 @@ def test_bad_inputs(name, error, expected, n_accepted):
         return
     res = read_speed_tiles(path)
     assert res.reconciles()
-    assert res.n_read == res.n_accepted + res.n_quarantined
+    assert res.n_outside == OUTSIDE.get(name, 0)
+    assert res.n_read == res.n_accepted + res.n_quarantined + res.n_outside
     assert res.n_accepted == n_accepted
     got = _quarantine(res)
     assert set(got) == set(expected)
@@ -268,7 +272,7 @@ def test_wkb_tile_column_in_parquet(tmp_path):
 @pytest.mark.parametrize("name", OOKLA_FILES)
 def test_real_ookla_tiles_read_clean(name):
     path = OOKLA / name
-    res = read_speed_tiles(path, bbox=None)
+    res = read_speed_tiles(path, study_area=False)
     assert res.reconciles() and res.n_quarantined == 0 and res.n_accepted > 0
     assert res.meta["period"] == "2023Q4" and res.meta["kind"] in ("fixed", "mobile")
     a = res.accepted
@@ -285,15 +289,16 @@ def test_real_ookla_tiles_read_clean(name):
 @needs_ookla
 def test_real_ookla_tiles_outside_vietnam_by_default():
     res = read_speed_tiles(OOKLA / "guam_fixed_2023Q4.csv")
-    assert res.n_accepted == 0 and res.reconciles()
-    assert res.quarantined["_reason"].str.contains("outside Vietnam").all()
+    assert res.n_accepted == 0 and res.n_quarantined == 0 and res.reconciles()
+    assert res.n_outside == res.n_read == 565
+    assert res.meta["rows_outside_study_area"] == 565
 
 
 @needs_ookla
 @pytest.mark.parametrize("area", ["guam", "am-samoa"])
 def test_formats_agree_on_real_tiles(tmp_path, area):
     """CSV, GeoJSON, Parquet and a zipped shapefile of the same tiles give the same rows."""
-    csv = read_speed_tiles(OOKLA / f"{area}_fixed_2023Q4.csv", bbox=None).accepted
+    csv = read_speed_tiles(OOKLA / f"{area}_fixed_2023Q4.csv", study_area=False).accepted
     frame = pd.read_csv(OOKLA / f"{area}_fixed_2023Q4.csv", dtype={"quadkey": str})
     pq.write_table(
         pa.Table.from_pandas(frame, preserve_index=False), tmp_path / f"{area}_fixed_2023Q4.parquet"
@@ -324,7 +329,7 @@ def test_formats_agree_on_real_tiles(tmp_path, area):
         shp_dir / "2023-10-01_performance_fixed_tiles.shp",
         tmp_path / "2023-10-01_performance_fixed_tiles.zip",
     ):
-        res = read_speed_tiles(other, bbox=None)
+        res = read_speed_tiles(other, study_area=False)
         assert res.n_quarantined == 0, other
         got = res.accepted[cols].sort_values("quadkey").reset_index(drop=True)
         pd.testing.assert_frame_equal(got, want, check_dtype=False)

@@ -7,12 +7,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import shapely
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from geodata.errors import CorruptFileError, EmptyFileError, EncodingError, SchemaError
-from geodata.readers.ookla import VIETNAM_BBOX
 from geodata.readers.opencellid import COLUMNS, read_cell_sites
+from geodata.study_area import study_area
 from geodata.technology import TECH_RANK
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
@@ -29,18 +30,12 @@ def _quarantine(res) -> dict[int, tuple[str, str]]:
 
 
 BAD_CASES = [
-    (
-        "foreign_mcc.csv",
-        {2: ("mcc; lon", "foreign MCC"), 3: ("mcc", "foreign MCC (Vietnam is 452)")},
-        1,
-    ),
-    ("unknown_radio.csv", {1: ("radio", "unknown radio"), 2: ("radio", "unknown radio")}, 1),
+    # other countries' networks are out of scope: counted in n_outside, never quarantined
+    ("foreign_mcc.csv", {}, 1),
+    # "5G" written as text is NR; WIMAX is no radio OpenCelliD knows
+    ("unknown_radio.csv", {1: ("radio", "unknown radio")}, 2),
     ("swapped_latlon.csv", {2: ("lat", "lat/lon swapped")}, 1),
-    (
-        "outside_vietnam.csv",
-        {1: ("lon", "outside Vietnam"), 2: ("lon", "outside Vietnam")},
-        1,
-    ),
+    ("outside_vietnam.csv", {}, 1),
     (
         "range_duplicates_missing.csv",
         {
@@ -54,13 +49,19 @@ BAD_CASES = [
 ]
 
 
+#: Rows of each file outside the study area or of other networks.
+OUTSIDE = {"foreign_mcc.csv": 2, "outside_vietnam.csv": 2}
+
+
 @pytest.mark.parametrize(
     ("name", "expected", "n_accepted"), BAD_CASES, ids=[c[0] for c in BAD_CASES]
 )
 def test_bad_inputs(name, expected, n_accepted):
     path = BAD / name
     res = read_cell_sites(path)
-    assert res.reconciles() and res.n_read == res.n_accepted + res.n_quarantined
+    assert res.reconciles()
+    assert res.n_read == res.n_accepted + res.n_quarantined + res.n_outside
+    assert res.n_outside == OUTSIDE.get(name, 0)
     assert res.n_accepted == n_accepted
     got = _quarantine(res)
     assert set(got) == set(expected)
@@ -71,8 +72,9 @@ def test_bad_inputs(name, expected, n_accepted):
 
 def test_lower_case_radio_is_accepted_and_normalised():
     res = read_cell_sites(BAD / "unknown_radio.csv")
-    assert res.accepted["radio"].tolist() == ["LTE"]
-    assert res.accepted["tech"].tolist() == ["4G"]
+    assert res.accepted["radio"].tolist() == ["NR", "LTE"]
+    assert res.accepted["tech"].tolist() == ["5G", "4G"]
+    assert res.meta["radio_spellings_mapped"] == 1
 
 
 @pytest.mark.parametrize("name", ["vn_cells.csv", "vn_cells_noheader.csv.gz"])
@@ -139,11 +141,12 @@ def test_ragged_row_is_a_corrupt_file(tmp_path):
 def _slow_reason_columns(
     radio: str, mcc: int, lon: float | None, lat: float | None, rng: float
 ) -> set[str]:
+    """Columns that quarantine the row; ``None`` when it is out of scope (not quarantined)."""
     out = set()
-    if radio.upper() not in ("GSM", "UMTS", "LTE", "NR", "CDMA"):
-        out.add("radio")
     if mcc != 452:
-        out.add("mcc")
+        return None  # another country's network
+    if radio.upper() not in ("GSM", "UMTS", "LTE", "NR", "CDMA", "5G"):
+        out.add("radio")
     if rng < 0:
         out.add("range")
     if lon is None:
@@ -157,10 +160,8 @@ def _slow_reason_columns(
     elif abs(lon) > 180 or abs(lat) > 90:
         out |= {"lon"} if abs(lon) > 180 else set()
         out |= {"lat"} if abs(lat) > 90 else set()
-    else:
-        w, s, e, n = VIETNAM_BBOX
-        if not (w <= lon <= e and s <= lat <= n):
-            out.add("lon")
+    elif not shapely.intersects_xy(study_area().geometry, lon, lat):
+        return None  # at sea or abroad
     return out
 
 
@@ -192,8 +193,10 @@ def test_site_rules_match_a_loop(tmp_path_factory, rows):
     res = read_cell_sites(path)
     assert res.reconciles()
     got = {r: set(c.split("; ")) for r, (c, _) in _quarantine(res).items()}
-    want = {i + 1: s for i, row in enumerate(rows) if (s := _slow_reason_columns(*row))}
+    slow = [_slow_reason_columns(*row) for row in rows]
+    want = {i + 1: s for i, s in enumerate(slow) if s}
     assert got == want
+    assert res.n_outside == sum(s is None for s in slow)
 
 
 def test_gzip_equals_plain(tmp_path):

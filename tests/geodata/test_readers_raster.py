@@ -120,3 +120,96 @@ def test_nan_nodata_and_sparse_data_found(tmp_path):
 def test_missing_file(tmp_path):
     with pytest.raises(InputError, match="does not exist"):
         open_raster(tmp_path / "nope.tif")
+
+
+def _write(path: Path, data: np.ndarray, *, crs: str, transform: Affine, nodata=None) -> Path:
+    bands = data if data.ndim == 3 else data[None]
+    with rasterio.open(
+        path,
+        "w",
+        driver="GTiff",
+        width=bands.shape[2],
+        height=bands.shape[1],
+        count=bands.shape[0],
+        dtype=bands.dtype,
+        crs=crs,
+        transform=transform,
+        nodata=nodata,
+    ) as ds:
+        ds.write(bands)
+    return path
+
+
+def _provinces():
+    from geodata.reference import load_provinces
+
+    return {v: load_provinces(v, simplified=True) for v in ("63", "34")}
+
+
+def test_multi_band_population_and_coverage_rasters_are_rejected_naming_the_bands(tmp_path):
+    from geodata.cell_table import population_cells
+
+    data = np.ones((3, 20, 20), np.float32)
+    path = _write(
+        tmp_path / "pop_3bands.tif",
+        data,
+        crs="EPSG:4326",
+        transform=Affine(0.01, 0, 105.7, 0, -0.01, 21.1),
+    )
+    with pytest.raises(InputError, match=r"3 bands .*gdal_translate -b 1") as exc:
+        population_cells(path, 7, _provinces())
+    assert exc.value.file == str(path)
+    with pytest.raises(InputError, match="3 bands"):
+        open_raster(path, single_band="coverage")
+    assert open_raster(path).count == 3  # without single_band: band 1 is described
+
+
+def test_a_negative_sentinel_without_nodata_is_rejected_before_summing(tmp_path):
+    from geodata.cell_table import population_cells
+
+    data = np.full((20, 20), 12.5, np.float32)
+    data[:5, :] = -99999.0
+    path = _write(
+        tmp_path / "pop_sentinel.tif",
+        data,
+        crs="EPSG:4326",
+        transform=Affine(0.01, 0, 105.7, 0, -0.01, 21.1),
+    )
+    with pytest.raises(InputError, match=r"-99999.*gdal_edit.py -a_nodata -99999") as exc:
+        population_cells(path, 7, _provinces())
+    assert exc.value.file == str(path) and "negative" in exc.value.reason
+    tagged = _write(
+        tmp_path / "pop_tagged.tif",
+        data,
+        crs="EPSG:4326",
+        transform=Affine(0.01, 0, 105.7, 0, -0.01, 21.1),
+        nodata=-99999.0,
+    )
+    df, stats = population_cells(tagged, 7, _provinces())
+    assert stats["raster_total"] == pytest.approx(12.5 * 15 * 20)
+
+
+def test_a_utm_raster_over_the_gulf_of_tonkin_reports_its_sea_people(tmp_path):
+    """VN-2000 / UTM 48N (EPSG:3405) footprint from Hải Phòng out over the gulf to Hainan's
+    coast: people on sea or foreign cells are counted outside, the rest conserved, nothing
+    crashes and no cell of the frame lacks a province."""
+    from geodata.cell_table import population_cells
+
+    west, north, px = 640_000.0, 2_340_000.0, 1000.0  # metres, about 106.3 E .. 109.2 E
+    data = np.full((200, 300), 3.0, np.float32)
+    path = _write(
+        tmp_path / "pop_utm48n_gulf.tif",
+        data,
+        crs="EPSG:3405",
+        transform=Affine(px, 0, west, 0, -px, north),
+    )
+    df, stats = population_cells(path, 7, _provinces())
+    assert stats["outside_people"] > 0.5 * stats["raster_total"]
+    assert stats["cells_total"] > 0
+    assert stats["raster_total"] == pytest.approx(
+        stats["cells_total"] + stats["outside_people"], rel=1e-9
+    )
+    assert (df["code_34"] != "").all() and (df["code_63"] != "").all()
+    outside = stats["outside"]
+    assert {"cell", "lat", "lng", "population"} <= set(outside.columns)
+    assert outside["population"].sum() == pytest.approx(stats["outside_people"])

@@ -1,8 +1,8 @@
 """Read every file of the malformed-input corpus with its reader and count what happened.
 
 ``python -m tests.reliability.corpus`` prints one line per file and the totals: inputs tried,
-files rejected whole, rows read, accepted and quarantined, and rows lost (read - accepted -
-quarantined, which must be 0).
+files rejected whole, rows read, accepted, quarantined and outside the study area, and rows lost
+(read - accepted - quarantined - outside, which must be 0).
 """
 
 from __future__ import annotations
@@ -48,6 +48,10 @@ class Outcome:
     def rows_quarantined(self) -> int:
         return self.result.n_quarantined if self.result is not None else 0
 
+    @property
+    def rows_outside(self) -> int:
+        return self.result.n_outside if self.result is not None else 0
+
     def describe(self) -> str:
         rel = self.file.relative_to(CORPUS)
         if self.error is not None:
@@ -56,7 +60,7 @@ class Outcome:
             return f"{rel}: accepted (raster)"
         return (
             f"{rel}: read {self.rows_read}, accepted {self.rows_accepted}, "
-            f"quarantined {self.rows_quarantined}"
+            f"quarantined {self.rows_quarantined}, outside the study area {self.rows_outside}"
         )
 
 
@@ -85,6 +89,7 @@ def totals(outcomes: list[Outcome]) -> dict[str, int]:
     read = sum(o.rows_read for o in outcomes)
     accepted = sum(o.rows_accepted for o in outcomes)
     quarantined = sum(o.rows_quarantined for o in outcomes)
+    outside = sum(o.rows_outside for o in outcomes)
     return {
         "inputs_tried": len(outcomes),
         "files_rejected_whole": sum(o.error is not None for o in outcomes),
@@ -92,7 +97,8 @@ def totals(outcomes: list[Outcome]) -> dict[str, int]:
         "rows_read": read,
         "rows_accepted": accepted,
         "rows_quarantined": quarantined,
-        "rows_lost": read - accepted - quarantined,
+        "rows_outside": outside,
+        "rows_lost": read - accepted - quarantined - outside,
     }
 
 

@@ -44,11 +44,14 @@ LISTED_DEFECTS = {
 }
 
 
-def _expected_rows(expected: str) -> set[int]:
-    """Row numbers the README says are quarantined (``rows 2,3 (zoom), 4,5 (...) quarantined``)."""
+def _expected_rows(expected: str, word: str = "quarantined") -> set[int]:
+    """Row numbers the README says are quarantined (``rows 2,3 (zoom), 4,5 (...) quarantined``),
+    or with ``word="skipped"`` skipped as outside the study area (``rows 1,2 skipped: ...``)."""
     text = re.sub(r"\([^)]*\)", "", expected)
-    part = next(p for p in text.split(";") if "quarantined" in p).split(":")[0]
-    return {int(n) for n in re.findall(r"\d+", part)}
+    parts = [p for p in text.split(";") if word in p]
+    if not parts:
+        return set()
+    return {int(n) for n in re.findall(r"\d+", parts[0].split(":")[0])}
 
 
 def test_the_corpus_holds_every_listed_defect_and_every_input_kind():
@@ -74,7 +77,9 @@ def test_each_bad_input_is_rejected_or_quarantined_as_documented(rel):
         assert "accepted" in o.expected
         return
     r = o.result
-    assert r.reconciles() and r.n_read == r.n_accepted + r.n_quarantined
+    assert r.reconciles() and r.n_read == r.n_accepted + r.n_quarantined + r.n_outside
+    # rows outside the study area are counted, never quarantined
+    assert r.n_outside == len(_expected_rows(o.expected, "skipped"))
     if "quarantined" not in o.expected:
         assert r.n_quarantined == 0
         return
@@ -89,6 +94,7 @@ def test_each_bad_input_is_rejected_or_quarantined_as_documented(rel):
 def test_counts_reconcile_and_no_row_is_lost():
     t = totals(list(OUTCOMES.values()))
     assert t["rows_lost"] == 0
-    assert t["rows_read"] == t["rows_accepted"] + t["rows_quarantined"]
+    assert t["rows_read"] == t["rows_accepted"] + t["rows_quarantined"] + t["rows_outside"]
+    assert t["rows_outside"] >= 8
     assert t["files_rejected_whole"] >= 15 and t["rows_quarantined"] >= 30
     print("\ncorpus: " + " ".join(f"{k}={v}" for k, v in t.items()))

@@ -105,7 +105,9 @@ def test_a_refresh_with_the_whole_bad_corpus_goes_on_quarantines_and_flags_it(re
         meta = {k: v.value for k, v in event.asset_materialization.metadata.items()}
         assert meta[f"{prefix}counts_reconcile"] is True
         read = meta[f"{prefix}rows_read"]
-        assert read == meta[f"{prefix}rows_accepted"] + meta[f"{prefix}rows_quarantined"]
+        outside = meta[f"{prefix}rows_outside_study_area"]
+        assert read == meta[f"{prefix}rows_accepted"] + meta[f"{prefix}rows_quarantined"] + outside
+        assert meta[f"{prefix}rows_in_study_area"] == read - outside
         assert meta[f"{prefix}files_rejected"] > 0 and meta[f"{prefix}rows_quarantined"] > 0
 
 

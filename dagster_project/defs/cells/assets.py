@@ -25,6 +25,8 @@ from geodata.indicators.service import DEFAULT_THRESHOLDS, classify_cells
 from geodata.inputs import quarter_start
 from geodata.provenance import sha256_file
 from geodata.publish import provenance_record, write_cells_geoparquet
+from geodata.study_area import describe_study_area
+from geodata.writers import write_csv
 
 
 @dg.asset(
@@ -37,16 +39,31 @@ from geodata.publish import provenance_record, write_cells_geoparquet
 def population_cells(
     context: dg.AssetExecutionContext,
     inputs: InputSource,
+    outputs: OutputStore,
     settings: PipelineSettings,
     province_boundaries: dict[str, gpd.GeoDataFrame],
 ):
     """Population per H3 cell from the population GeoTIFF (WorldPop 2020 1 km by default, never
-    rescaled), each cell assigned to one province of each boundary version and to its region."""
+    rescaled), each cell assigned to one province of each boundary version and to its region.
+
+    People on cells outside the study area (a raster reaching over the sea or across the border)
+    are in no province: they are counted, listed in ``outside_study_area/population_cells.csv``
+    and kept in the conservation check (raster = cells + outside)."""
     inv = inputs.inventory()
     path = inv.population_path()
     context.log.info(f"population raster {path} -> H3 res {settings.h3_resolution}")
     df, stats = population_cells_kernel(path, settings.h3_resolution, province_boundaries)
     context.log.info(f"{len(df):,} populated cells, {stats['cells_total']:,.0f} people")
+    outside = stats.pop("outside")
+    extra = {}
+    if len(outside):
+        dest = write_csv(outside, outputs.file("outside_study_area", "population_cells.csv"))
+        extra["outside_study_area_file"] = dg.MetadataValue.path(str(dest))
+        context.log.warning(
+            f"{len(outside):,} populated cells ({stats['outside_people']:,.0f} people) of the "
+            f"raster lie outside the study area (sea or foreign land): in no province, listed in "
+            f"{dest}"
+        )
     yield dg.Output(
         df,
         metadata=provenance_metadata(
@@ -60,11 +77,18 @@ def population_cells(
             n_cells=len(df),
             cells_nearest_province=int(df["province_nearest"].sum()),
             raster_to_cells_mode=str(stats["mode"]),
+            outside_study_area_cells=int(stats["outside_cells"]),
+            outside_study_area_people=stats["outside_people"],
+            study_area=describe_study_area(),
+            **extra,
         ),
     )
     yield conservation_check(
         "population_conserved_raster_to_cells",
-        {"raster": stats["raster_total"], "cells": stats["cells_total"]},
+        {
+            "raster": stats["raster_total"],
+            "cells_plus_outside": stats["cells_total"] + stats["outside_people"],
+        },
         rel_tol=1e-9,
     )
 
@@ -128,9 +152,17 @@ def gap_cells(
     fixed = speed_by_cell(speed_tiles["fixed"], res, "fixed")
     mobile = speed_by_cell(speed_tiles["mobile"], res, "mobile")
     table = build_cell_table(population_cells, fixed, mobile, coverage_cells, province_boundaries)
-    outside = table.attrs.pop("cells_outside_vietnam")
+    table.attrs.pop("cells_outside_vietnam")
+    outside = table.attrs.pop("outside")
+    extra = {}
     if len(outside):
-        context.log.warning(f"{len(outside):,} measured cells lie outside Vietnam: left out")
+        dest = write_csv(outside, outputs.file("outside_study_area", f"gap_cells_{quarter}.csv"))
+        extra["outside_study_area_file"] = dg.MetadataValue.path(str(dest))
+        context.log.warning(
+            f"{len(outside):,} cells with speed tests lie outside the study area "
+            f"({outside['fixed_tests'].sum():,.0f} fixed and {outside['mobile_tests'].sum():,.0f} "
+            f"mobile tests): in no province, listed in {dest}"
+        )
     table = classify_cells(table, DEFAULT_THRESHOLDS)
     table = table.join(adoption_by_cell(table, adoption_statistics, quarter_start(quarter)))
     context.log.info(f"{quarter}: {len(table):,} cells classified")
@@ -152,13 +184,16 @@ def gap_cells(
             quarter=quarter,
             h3_resolution=res,
             n_cells=len(table),
-            measured_cells_outside_vietnam=len(outside),
+            outside_study_area_cells=len(outside),
+            outside_study_area_fixed_tests=float(outside["fixed_tests"].sum()),
+            outside_study_area_mobile_tests=float(outside["mobile_tests"].sum()),
             population=float(table["population"].sum()),
             people_by_service_class=dg.MetadataValue.json(
                 {str(k): float(v) for k, v in people.items()}
             ),
             thresholds=DEFAULT_THRESHOLDS.name,
             files=dg.MetadataValue.json({f"res{r}": str(p) for r, p in written.items()}),
+            **extra,
         ),
     )
     required = {

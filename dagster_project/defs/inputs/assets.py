@@ -13,7 +13,7 @@ from dagster_project.partitions import quarters
 from dagster_project.resources import InputSource, OutputStore, PipelineSettings
 from geodata.errors import InputError
 from geodata.inputs import InputKind
-from geodata.readers.adoption import read_adoption
+from geodata.readers.adoption import read_adoption, resolve_resubmissions
 from geodata.readers.ookla import read_speed_tiles
 from geodata.readers.opencellid import read_cell_sites
 from geodata.readers.raster import open_raster
@@ -28,11 +28,17 @@ def _read_and_quarantine(
     files: list[Any],
     outputs: OutputStore,
     name: str,
+    what: str | None = None,
     **kwargs: Any,
 ) -> tuple[ReadResult, dict[str, Any]]:
     result, errors = read_files(reader, [f.path for f in files], **kwargs)
     for err in errors:
         context.log.error(f"rejected whole file: {err}")
+    for path, facts in result.meta["per_file"].items() if what else ():
+        context.log.info(
+            f"{path}: {facts['n_read']:,} {what} read, {facts['n_outside']:,} {what} outside "
+            f"Vietnam skipped, {facts['n_quarantined']:,} quarantined"
+        )
     table = quarantine_table(result, errors)
     dest = write_csv(table, outputs.file("quarantine", f"{name}.csv"))
     meta = {
@@ -40,11 +46,14 @@ def _read_and_quarantine(
         "files_read": len(files),
         "files_rejected": len(errors),
         "rows_read": result.n_read,
+        "rows_outside_study_area": result.n_outside,
+        "rows_in_study_area": result.n_in_area,
         "rows_accepted": result.n_accepted,
         "rows_quarantined": result.n_quarantined,
         "counts_reconcile": result.reconciles(),
         "quarantine_file": dg.MetadataValue.path(str(dest)),
         "input_sha256": dg.MetadataValue.json({str(f.path.name): f.sha256 for f in files}),
+        "per_file": dg.MetadataValue.json(result.meta["per_file"]),
     }
     if len(table):
         meta["quarantine_preview"] = dg.MetadataValue.md(
@@ -62,17 +71,22 @@ def _validated_table(
     kind: InputKind,
     summary: Callable[[pd.DataFrame], dict[str, Any]],
     name: str | None = None,
+    what: str | None = None,
 ):
-    """Body of an unpartitioned input asset: read every file of ``kind``, quarantine, check."""
+    """Body of an unpartitioned input asset: read every file of ``kind``, quarantine, check.
+    ``what`` names the rows of a located kind (sites): each file's count outside Vietnam is
+    logged."""
     inv = inputs.inventory()
-    result, meta = _read_and_quarantine(context, reader, inv.of_kind(kind), outputs, name or kind)
+    result, meta = _read_and_quarantine(
+        context, reader, inv.of_kind(kind), outputs, name or kind, what=what
+    )
     if not result.accepted.empty:
         meta.update({k: dg.MetadataValue.json(v) for k, v in summary(result.accepted).items()})
     rejected = meta.pop("rejected_files")
     yield dg.Output(result.accepted, metadata=provenance_metadata(inv, **meta))
     yield quarantine_share_check(
         "quarantine_share",
-        result.n_read,
+        result.n_in_area,
         result.n_quarantined,
         settings.max_quarantine_share,
         rejected_files=rejected,
@@ -102,11 +116,19 @@ def speed_tiles(
     meta: dict[str, Any] = provenance_metadata(
         inv, quarter=quarter, **{FINGERPRINT_KEY: inv.fingerprint((), quarter=quarter)}
     )
+    for rel, why in inv.skipped_report().items():
+        context.log.warning(f"input file skipped: {rel}: {why}")
     checks = []
     for kind in ("fixed", "mobile"):
         files = [f for f in inv.speed_files(quarter) if f.speed_type == kind]
         result, m = _read_and_quarantine(
-            context, read_speed_tiles, files, outputs, f"speed_tiles_{kind}_{quarter}", kind=kind
+            context,
+            read_speed_tiles,
+            files,
+            outputs,
+            f"speed_tiles_{kind}_{quarter}",
+            what="tiles",
+            kind=kind,
         )
         out[kind] = result.accepted
         rejected = m.pop("rejected_files")
@@ -114,7 +136,7 @@ def speed_tiles(
         checks.append(
             quarantine_share_check(
                 f"quarantine_share_{kind}",
-                result.n_read,
+                result.n_in_area,
                 result.n_quarantined,
                 settings.max_quarantine_share,
                 rejected_files=rejected,
@@ -145,6 +167,7 @@ def cell_sites(
         read_cell_sites,
         "cell_sites",
         lambda df: {"sites_by_tech": df["tech"].value_counts().sort_index().to_dict()},
+        what="sites",
     )
 
 
@@ -161,7 +184,7 @@ def coverage_rasters(context: dg.AssetExecutionContext, inputs: InputSource, out
     rejected: dict[str, InputError] = {}
     for f in inv.of_kind("coverage"):
         try:
-            info = open_raster(f.path)
+            info = open_raster(f.path, single_band="coverage (covered 1, not covered 0)")
         except Exception as exc:  # InputError and its children: one bad file must not stop others
             context.log.error(f"rejected coverage raster: {exc}")
             rejected[f.path.name] = (
@@ -230,14 +253,55 @@ def adoption_statistics(
     outputs: OutputStore,
     settings: PipelineSettings,
 ):
-    """Per-province adoption tables (long format), codes of either system, validated."""
-    yield from _validated_table(
-        context,
-        inputs,
-        outputs,
-        settings,
-        read_adoption,
-        "adoption",
-        lambda df: {"indicators": df.groupby("indicator").size().to_dict()},
-        name="adoption_statistics",
+    """Per-province adoption tables (long format), codes of either system, validated.
+
+    A province that sends the same (period, indicator) again in another file resubmits it: the
+    row of the file whose name sorts last stands; the rows it replaced are listed, with the file
+    and row that stands, in ``quarantine/adoption_superseded.csv`` and counted here."""
+    inv = inputs.inventory()
+    result, meta = _read_and_quarantine(
+        context, read_adoption, inv.of_kind("adoption"), outputs, "adoption_statistics"
+    )
+    kept, superseded = resolve_resubmissions(result.accepted)
+    meta["rows_superseded_by_resubmission"] = len(superseded)
+    meta["resubmission_rule"] = (
+        "same province, period and indicator in two files: the file whose name sorts last stands"
+    )
+    if len(superseded):
+        report = pd.concat(
+            [
+                pd.DataFrame(
+                    {
+                        "_file": superseded["source_file"],
+                        "_row": superseded["source_row"],
+                        "_column": "value",
+                        "_reason": "superseded by the resubmission in "
+                        + superseded["superseded_by"]
+                        + " (value "
+                        + superseded["value_standing"].map("{:g}".format)
+                        + ")",
+                    }
+                ),
+                superseded.drop(columns=["source_file", "source_row"]),
+            ],
+            axis=1,
+        )
+        dest = write_csv(report, outputs.file("quarantine", "adoption_superseded.csv"))
+        meta["superseded_file"] = dg.MetadataValue.path(str(dest))
+        for _, row in superseded.head(20).iterrows():
+            context.log.warning(
+                f"adoption: {row['source_file']} row {row['source_row']} ({row['indicator']}, "
+                f"{row['period']}, {row['province_code']}) = {row['value']:g} is superseded by "
+                f"{row['superseded_by']} = {row['value_standing']:g}"
+            )
+    if not kept.empty:
+        meta["indicators"] = dg.MetadataValue.json(kept.groupby("indicator").size().to_dict())
+    rejected = meta.pop("rejected_files")
+    yield dg.Output(kept, metadata=provenance_metadata(inv, **meta))
+    yield quarantine_share_check(
+        "quarantine_share",
+        result.n_in_area,
+        result.n_quarantined,
+        settings.max_quarantine_share,
+        rejected_files=rejected,
     )
