@@ -36,7 +36,13 @@ from geodata.kernels.cells import (
 )
 from geodata.technology import TECH_RANK
 
-__all__ = ["DEFAULT_RANGE_CAP_M", "EARTH_RADIUS_M", "best_rank_per_cell", "sites_to_cells"]
+__all__ = [
+    "DEFAULT_RANGE_CAP_M",
+    "EARTH_RADIUS_M",
+    "best_rank_per_cell",
+    "range_cap_counts",
+    "sites_to_cells",
+]
 
 #: Mean earth radius used by the H3 library (``EARTH_RADIUS_KM`` in ``h3api.h``), in metres.
 EARTH_RADIUS_M = 6_371_007.180918475
@@ -66,6 +72,35 @@ _PAIRS_PER_BATCH = 1 << 23
 #: are not regular: measured over the globe (pentagon neighbourhoods included) the ring needed is
 #: at most 1.021 x that estimate + 0.15; keep 5 % slack on the edge length and one extra ring.
 _EDGE_SLACK = 0.95
+
+
+def range_cap_counts(
+    range_m: npt.ArrayLike,
+    tech_rank: npt.ArrayLike,
+    caps_m: Mapping[int, float] = DEFAULT_RANGE_CAP_M,
+) -> dict[str, dict[str, float]]:
+    """Per technology: sites, the cap (m), sites whose stated range exceeded it (capped) and
+    sites with no usable range (the cap is used), for metadata.
+
+    >>> range_cap_counts([500, 9000, float("nan")], [3, 3, 3])["4G"]
+    {'cap_m': 4000.0, 'sites': 3, 'capped': 1, 'no_range': 1}
+    """
+    r = np.asarray(range_m, dtype=np.float64)
+    k = np.asarray(tech_rank, dtype=np.int64)
+    out: dict[str, dict[str, float]] = {}
+    for rank, cap in sorted(caps_m.items()):
+        mine = k == rank
+        if not mine.any():
+            continue
+        rr = r[mine]
+        unknown = ~np.isfinite(rr) | (rr <= 0)
+        out[TECH_RANK[rank]] = {
+            "cap_m": float(cap),
+            "sites": int(mine.sum()),
+            "capped": int((~unknown & (rr > cap)).sum()),
+            "no_range": int(unknown.sum()),
+        }
+    return out
 
 
 def sites_to_cells(

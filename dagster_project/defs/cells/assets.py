@@ -23,6 +23,7 @@ from geodata.cell_table import (
 )
 from geodata.indicators.service import DEFAULT_THRESHOLDS, classify_cells
 from geodata.inputs import quarter_start
+from geodata.kernels.coverage import range_cap_counts
 from geodata.provenance import sha256_file
 from geodata.publish import provenance_record, write_cells_geoparquet
 from geodata.study_area import describe_study_area
@@ -119,6 +120,11 @@ def coverage_cells(
                 {str(k): int(v) for k, v in counts.items()}
             ),
             "sites_used": len(cell_sites),
+            "site_range_caps": dg.MetadataValue.json(
+                range_cap_counts(cell_sites["range"], cell_sites["tech_rank"])
+                if len(cell_sites)
+                else {}
+            ),
             "rasters_used": len(coverage_rasters),
         },
     )
