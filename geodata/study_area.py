@@ -29,8 +29,11 @@ Hà Nội; Xiangkhouang in Laos; the open sea east of Khánh Hòa; Phú Lâm (Ho
 
 from __future__ import annotations
 
+import hashlib
+import os
 from dataclasses import dataclass
 from functools import lru_cache
+from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
@@ -39,7 +42,7 @@ from rasterio import features
 from rasterio.transform import from_origin
 from scipy import ndimage
 
-from geodata.reference import load_provinces
+from geodata.reference import DATA_DIR, load_provinces
 
 __all__ = [
     "COASTAL_BUFFER_KM",
@@ -53,6 +56,8 @@ __all__ = [
     "study_area_bbox",
     "quadkey_prefixes",
     "describe_study_area",
+    "save_study_area",
+    "SHIPPED_PATH",
 ]
 
 #: Sea around the coast and the islands that still counts as Vietnam (km).
@@ -101,9 +106,23 @@ def _land_border(mainland: shapely.Polygon) -> shapely.LineString:
     return shapely.LineString(one if one[:, 0].min() < other[:, 0].min() else other)
 
 
-@lru_cache(maxsize=1)
-def study_area() -> StudyArea:
-    """Build (once per process) the study area from the shipped 34-province boundaries."""
+#: The built study area, shipped so that no process pays the ~1 s build (union, buffers,
+#: rasterising): geometry and land border as WKB, the grid, and the key it was built for.
+SHIPPED_PATH = DATA_DIR / "boundaries" / "study_area_34.npz"
+
+
+def _build_key() -> str:
+    """What the study area is a function of: the 34-province boundaries file and the constants."""
+    digest = hashlib.sha256(
+        (DATA_DIR / "boundaries" / "vn_provinces_34_since2025.geojson").read_bytes()
+    )
+    params = (COASTAL_BUFFER_KM, KM_PER_DEG, LAND_BORDER_ENDS, BORDER_END_SEA_CUT_KM, GRID_DEG, 1)
+    digest.update(repr(params).encode())
+    return digest.hexdigest()
+
+
+def _build() -> StudyArea:
+    """Build the study area from the shipped 34-province boundaries (about 1 s)."""
     land = shapely.union_all(load_provinces("34").geometry.to_numpy())
     parts = shapely.get_parts(land)
     mainland = parts[int(np.argmax(shapely.area(parts)))]
@@ -115,7 +134,6 @@ def study_area() -> StudyArea:
     )
     coastal = shapely.difference(shapely.buffer(land, d), cut)
     geom = shapely.make_valid(shapely.union(land, coastal))
-    shapely.prepare(geom)
     west, south, east, north = geom.bounds
     west, south = (
         np.floor(west / GRID_DEG) * GRID_DEG - GRID_DEG,
@@ -144,6 +162,47 @@ def study_area() -> StudyArea:
     edge = ndimage.binary_dilation(edge, iterations=1)
     grid = np.where(edge, _EDGE, np.where(inside == 1, _INSIDE, _OUTSIDE)).astype(np.uint8)
     return StudyArea(geom, border, tuple(geom.bounds), grid, float(west), float(north))
+
+
+def save_study_area(area: StudyArea, path: Path = SHIPPED_PATH) -> None:
+    """Write ``area`` with its build key (``python -m geodata.study_area`` after a boundary or
+    constant change; a test fails while the shipped file is stale)."""
+    tmp = path.with_name(f".{path.name}.tmp.npz")
+    np.savez_compressed(
+        tmp,
+        key=np.array(_build_key()),
+        geometry=np.frombuffer(shapely.to_wkb(area.geometry), dtype=np.uint8),
+        land_border=np.frombuffer(shapely.to_wkb(area.land_border), dtype=np.uint8),
+        bounds=np.array(area.bounds),
+        origin=np.array([area.west, area.north]),
+        grid=area.grid,
+    )
+    os.chmod(tmp, 0o644)
+    os.replace(tmp, path)
+
+
+def _load_shipped(path: Path = SHIPPED_PATH) -> StudyArea | None:
+    try:
+        with np.load(path) as z:
+            if str(z["key"]) != _build_key():
+                return None
+            geom = shapely.from_wkb(z["geometry"].tobytes())
+            border = shapely.from_wkb(z["land_border"].tobytes())
+            west, north = (float(v) for v in z["origin"])
+            return StudyArea(
+                geom, border, tuple(float(v) for v in z["bounds"]), z["grid"], west, north
+            )
+    except (OSError, KeyError, ValueError):
+        return None
+
+
+@lru_cache(maxsize=1)
+def study_area() -> StudyArea:
+    """The study area (once per process): the shipped build when its key matches the boundaries
+    and constants, else built afresh (the result is the same, only slower)."""
+    area = _load_shipped() or _build()
+    shapely.prepare(area.geometry)
+    return area
 
 
 def study_area_bbox(margin_deg: float = 0.0) -> tuple[float, float, float, float]:
@@ -211,3 +270,8 @@ def describe_study_area() -> str:
         f"land border with China, Laos and Cambodia and {BORDER_END_SEA_CUT_KM:g} km round its "
         "two ends at the sea (Móng Cái, Hà Tiên)"
     )
+
+
+if __name__ == "__main__":  # python -m geodata.study_area: rebuild the shipped study area
+    save_study_area(_build())
+    print(f"wrote {SHIPPED_PATH} ({SHIPPED_PATH.stat().st_size:,} bytes)")

@@ -21,7 +21,7 @@ import numpy.typing as npt
 from geodata.kernels.cells import CellArray, latlng_to_cells
 from geodata.quadkeys import quadkey_to_tile, tile_centroids, valid_quadkeys
 
-__all__ = ["tiles_to_cells"]
+__all__ = ["decode_full_width", "tiles_to_cells"]
 
 
 def tiles_to_cells(quadkeys: npt.ArrayLike, res: int) -> CellArray:
@@ -47,7 +47,7 @@ def tiles_to_cells(quadkeys: npt.ArrayLike, res: int) -> CellArray:
     flat = given.ravel() if given.dtype.kind in "USO" else given.ravel().astype(object)
     # the usual case (one zoom, e.g. Ookla's 16): validated and decoded in one pass, straight
     # from the characters of a text array, else after one C-level conversion to ASCII bytes
-    decoded = _decode_full_width(flat) if flat.dtype.kind in "US" else None
+    decoded = decode_full_width(flat) if flat.dtype.kind in "US" else None
     text = None
     if decoded is None:
         try:
@@ -55,7 +55,7 @@ def tiles_to_cells(quadkeys: npt.ArrayLike, res: int) -> CellArray:
         except (UnicodeEncodeError, TypeError, ValueError):
             text = None  # some key holds a non-ASCII character: checked below
         if text is not None:
-            decoded = _decode_full_width(text)
+            decoded = decode_full_width(text)
     if decoded is not None:
         lat, lng = tile_centroids(*decoded)
         return latlng_to_cells(lat, lng, res)
@@ -75,7 +75,7 @@ def tiles_to_cells(quadkeys: npt.ArrayLike, res: int) -> CellArray:
     return latlng_to_cells(lat, lng, res)
 
 
-def _decode_full_width(
+def decode_full_width(
     text: npt.NDArray[np.bytes_] | npt.NDArray[np.str_],
 ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], int] | None:
     """``x, y, zoom`` when every key fills the array's width with digits 0-3, else None.

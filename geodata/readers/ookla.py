@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import csv
 import zipfile
+from concurrent.futures import ThreadPoolExecutor
 from functools import lru_cache
 from os import PathLike
 from pathlib import Path
@@ -35,6 +36,7 @@ import shapely
 
 from geodata.errors import CorruptFileError, CRSError, EmptyFileError, InputError, SchemaError
 from geodata.inputs import quarter_from_name
+from geodata.kernels.tiles import decode_full_width
 from geodata.provenance import sha256_file
 from geodata.quadkeys import (
     OOKLA_ZOOM,
@@ -86,7 +88,7 @@ _OPTIONAL_NUMERIC = ("avg_lat_down_ms", "avg_lat_up_ms")
 _FILE_TILE_XY = {"tile_x": "ookla_tile_x", "tile_y": "ookla_tile_y"}
 _VECTOR_SUFFIXES = (".shp", ".zip", ".geojson", ".json", ".gpkg")
 #: Zoom of the quadkey prefixes compared with the study area's tiles before any decoding.
-PREFIX_ZOOM = 8
+PREFIX_ZOOM = 10
 #: Columns a Parquet file is read for (projection); any other column is left on disk.
 _PARQUET_COLUMNS = (
     *REQUIRED_COLUMNS,
@@ -114,11 +116,15 @@ def read_speed_tiles(
     Ookla publishes one global file per type and quarter (~6.5 M fixed tiles). Tiles outside
     Vietnam's study area (:mod:`geodata.study_area`: land, islands and a coastal buffer) are out
     of scope: skipped before any per-row work, counted in ``n_outside``, never quarantined.
-    Parquet is read by row group with column projection; row groups whose ``tile_x``/``tile_y``
-    (or ``quadkey``) statistics lie wholly outside the area's box are not read at all, and in the
-    others only ``quadkey`` is decoded until a row group is known to hold candidate tiles. CSV
-    (``.csv.gz`` too) is streamed in blocks; shapefiles and other vector files are read with a
-    spatial filter. Validation (the WKT cross-check included) runs on the in-area rows only.
+    A row is a *candidate* when the first ``PREFIX_ZOOM`` (10) digits of its quadkey name one of
+    the zoom-10 tiles that meet the study area, or when those characters are not quadkey digits
+    at all (a broken key that may be Vietnamese: validation quarantines it). Parquet is read with
+    column projection and this predicate pushed down (polars decodes ``quadkey`` first and the
+    other columns, the long WKT ``tile`` above all, only for candidates); CSV (``.csv.gz`` too) is
+    streamed in 16 MiB blocks and filtered the same way; shapefiles and other vector files are
+    read with a spatial filter. Candidates whose tile centroid lies outside the area join the
+    outside count; validation (the WKT cross-check included) runs on the rest only. The file is
+    hashed (sha256, provenance) on a second thread meanwhile.
 
     Parameters
     ----------
@@ -199,8 +205,10 @@ class _Loaded:
         n_total: int,
         meta: dict[str, Any],
         bounds: npt.NDArray[np.float64] | None = None,
+        tile_wkb: bool | None = None,
     ) -> None:
         self.raw = raw.reset_index(drop=True)
+        self.tile_wkb = tile_wkb  # the tile column holds WKB (GeoParquet); None: look
         self.positions = positions
         self.n_total = n_total
         self.meta = meta
@@ -208,26 +216,25 @@ class _Loaded:
 
 
 @lru_cache(maxsize=1)
-def _prefix_sets() -> tuple[pa.Array, pa.Array]:
-    vn = pa.array(sorted(quadkey_prefixes(PREFIX_ZOOM)), pa.string())
-    every = np.array(np.meshgrid(*[list("0123")] * PREFIX_ZOOM, indexing="ij")).reshape(
-        PREFIX_ZOOM, -1
-    )
-    allp = pa.array(["".join(c) for c in every.T], pa.string())
-    return vn, allp
+def _prefix_set() -> pa.Array:
+    return pa.array(sorted(quadkey_prefixes(PREFIX_ZOOM)), pa.string())
+
+
+#: A key whose first PREFIX_ZOOM characters are quadkey digits: its prefix can be looked up.
+_READABLE_PREFIX = f"^[0-3]{{{PREFIX_ZOOM}}}"
 
 
 def _candidates(quadkey: pa.ChunkedArray | pa.Array) -> npt.NDArray[np.bool_]:
-    """Rows that may lie in the study area: the quadkey's zoom-8 prefix is one of the area's
-    tiles, or it cannot be read as a prefix at all (then validation quarantines it). A row whose
-    first 8 digits are a valid quadkey of a tile outside the area lies outside, whatever follows."""
-    vn, allp = _prefix_sets()
+    """Rows that may lie in the study area: the key's zoom-``PREFIX_ZOOM`` prefix is one of the
+    area's tiles, or it is not a quadkey prefix at all (then validation quarantines it). A row
+    whose first digits are the quadkey of a tile outside the area lies outside, whatever
+    follows."""
     qk = quadkey
     if not (pa.types.is_string(qk.type) or pa.types.is_large_string(qk.type)):
         qk = pc.cast(qk, pa.string())
     prefix = pc.utf8_slice_codeunits(qk, 0, PREFIX_ZOOM)
-    inside = pc.is_in(prefix, value_set=vn)
-    readable = pc.is_in(prefix, value_set=allp)
+    inside = pc.is_in(prefix, value_set=_prefix_set())
+    readable = pc.match_substring_regex(qk, _READABLE_PREFIX)
     keep = pc.or_kleene(inside, pc.invert(readable))
     return np.asarray(pc.fill_null(keep, True), dtype=bool)
 
@@ -246,98 +253,57 @@ def _load_csv(path: Path, study_area: bool) -> _Loaded:
     )
 
 
-def _outside_box(stats_min: Any, stats_max: Any, lo: float, hi: float) -> bool:
-    try:
-        return float(stats_max) < lo or float(stats_min) > hi
-    except (TypeError, ValueError):
-        return False
+_ROW = "__gap_monitor_row"
 
 
-def _row_group_outside(
-    pfile: pq.ParquetFile, i: int, names: list[str], kinds: dict[str, str]
-) -> bool:
-    """True when row group ``i``'s statistics place all its tiles outside the study area's box."""
-    rg = pfile.metadata.row_group(i)
-    west, south, east, north = study_area_bbox(0.01)
-    bounds = {"tile_x": (west, east), "tile_y": (south, north)}
-    for j, col in enumerate(names):
-        if col not in bounds or kinds.get(col) != "float":
-            continue
-        st = rg.column(j).statistics
-        if st is not None and st.has_min_max and _outside_box(st.min, st.max, *bounds[col]):
-            return True
-    if "quadkey" in names and kinds.get("quadkey") == "string":
-        st = rg.column(names.index("quadkey")).statistics
-        if st is not None and st.has_min_max:
-            lo, hi = str(st.min), str(st.max)
-            vn, _ = _prefix_sets()
-            # prefix p holds the keys in [p, p with its last digit + 1): no overlap -> outside
-            for p in vn.to_pylist():
-                if p <= hi[: len(p)] and lo[: len(p)] <= p:
-                    return False
-            return all(len(x) >= PREFIX_ZOOM and set(x) <= set("0123") for x in (lo, hi))
-    return False
+def _candidate_expr(qk: pl.Expr) -> pl.Expr:
+    """The Parquet pushdown predicate: :func:`_candidates` as a polars expression."""
+    prefix = qk.str.slice(0, PREFIX_ZOOM)
+    area = pl.Series(values=_prefix_set().to_pylist(), dtype=pl.String)
+    readable = qk.str.contains(_READABLE_PREFIX)
+    return (prefix.is_in(area.implode()) | ~readable).fill_null(True)
 
 
 def _load_parquet(path: Path, study_area: bool) -> _Loaded:
-    sha = sha256_file(path)
-    try:
-        pfile = pq.ParquetFile(path)
-        schema = pfile.schema_arrow
-    except (pa.ArrowException, OSError) as exc:
-        raise CorruptFileError(path, f"not a readable Parquet file ({exc})") from exc
-    renames = match_columns(path, schema.names, REQUIRED_COLUMNS)
-    wanted = {c.lower() for c in _PARQUET_COLUMNS}
-    columns = [c for c in schema.names if renames.get(c, c).lower() in wanted]
-    file_names = [pfile.metadata.schema.column(j).name for j in range(pfile.metadata.num_columns)]
-    kinds = {}
-    for c in ("tile_x", "tile_y", "quadkey"):
-        src = next((k for k in schema.names if renames.get(k, k) == c), None)
-        if src is not None:
-            t = schema.field(src).type
-            kinds[c] = (
-                "float"
-                if pa.types.is_floating(t)
-                else "string"
-                if pa.types.is_string(t)
-                else "other"
-            )
-    stat_names = [renames.get(c, c) for c in file_names]
-    qk_source = next(k for k in schema.names if renames.get(k, k) == "quadkey")
-    n_total = pfile.metadata.num_rows
-    if n_total == 0:
-        raise EmptyFileError(path, "Parquet file holds no rows")
-    parts: list[pa.Table] = []
-    positions: list[npt.NDArray[np.int64]] = []
-    offset = 0
-    skipped_groups = 0
-    try:
-        for i in range(pfile.num_row_groups):
-            n_rg = pfile.metadata.row_group(i).num_rows
-            if study_area and _row_group_outside(pfile, i, stat_names, kinds):
-                offset += n_rg
-                skipped_groups += 1
-                continue
+    """Candidate rows of a Parquet file, read with projection and predicate pushdown.
+
+    polars evaluates the quadkey-prefix predicate on the ``quadkey`` column first and decodes the
+    other projected columns (the long WKT ``tile`` above all) only for the rows that pass, so a
+    global file costs about what a bare filter to Vietnam's box costs; the file is hashed for
+    provenance on a second thread meanwhile.
+    """
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        sha = pool.submit(sha256_file, path)
+        try:
+            pfile = pq.ParquetFile(path)
+            schema = pfile.schema_arrow
+        except (pa.ArrowException, OSError) as exc:
+            raise CorruptFileError(path, f"not a readable Parquet file ({exc})") from exc
+        renames = match_columns(path, schema.names, REQUIRED_COLUMNS)
+        wanted = {c.lower() for c in _PARQUET_COLUMNS}
+        columns = [c for c in schema.names if renames.get(c, c).lower() in wanted]
+        qk_source = next(k for k in schema.names if renames.get(k, k) == "quadkey")
+        n_total = pfile.metadata.num_rows
+        n_groups = pfile.num_row_groups
+        kv = schema.metadata or {}
+        if n_total == 0:
+            raise EmptyFileError(path, "Parquet file holds no rows")
+        try:
+            frame = pl.scan_parquet(path, row_index_name=_ROW).select(_ROW, *columns)
             if study_area:
-                head = pfile.read_row_group(i, columns=[qk_source])
-                mask = _candidates(head.column(0))
-                idx = np.flatnonzero(mask)
-                if idx.size == 0:
-                    offset += n_rg
-                    continue
-                table = pfile.read_row_group(i, columns=columns).take(pa.array(idx))
-            else:
-                table = pfile.read_row_group(i, columns=columns)
-                idx = np.arange(n_rg, dtype=np.int64)
-            parts.append(table)
-            positions.append(idx + offset)
-            offset += n_rg
-    except (pa.ArrowException, OSError) as exc:
-        raise CorruptFileError(path, f"Parquet data cannot be read ({exc})") from exc
-    kept_schema = pa.schema([schema.field(c) for c in columns])
-    table = pa.concat_tables(parts) if parts else kept_schema.empty_table()
+                frame = frame.filter(_candidate_expr(pl.col(qk_source).cast(pl.String)))
+            df = frame.collect()
+        except (pl.exceptions.PolarsError, pa.ArrowException, OSError) as exc:
+            raise CorruptFileError(path, f"Parquet data cannot be read ({exc})") from exc
+        digest = sha.result()
+    pos = df.get_column(_ROW).to_numpy().astype(np.int64)
+    table = df.drop(_ROW).to_arrow()
     table = table.rename_columns([renames.get(c, c) for c in table.column_names])
-    kv = schema.metadata or {}
+    if study_area and table.num_rows:  # drop the candidates a plain key puts outside, now
+        away = _outside_by_key(table.column("quadkey"))
+        if away.any():
+            keep = np.flatnonzero(~away)
+            table, pos = table.take(pa.array(keep)), pos[keep]
     sample = any(is_sample_key(k) and is_sample_marker(v) for k, v in kv.items())
     qk = table.column("quadkey")
     was_integer = pa.types.is_integer(qk.type)
@@ -355,16 +321,49 @@ def _load_parquet(path: Path, study_area: bool) -> _Loaded:
     elif "tile" in names and "geometry" in names:
         table = table.drop_columns(["geometry"])
     raw = table.to_pandas()
-    pos = np.concatenate(positions) if positions else np.zeros(0, np.int64)
     meta = {
-        "sha256": sha,
+        "sha256": digest,
         "sample": sample,
         "format": "parquet",
         "quadkey_was_integer": was_integer,
-        "row_groups": pfile.num_row_groups,
-        "row_groups_skipped_by_statistics": skipped_groups,
+        "row_groups": n_groups,
+        "rows_decoded": int(len(raw)),
     }
-    return _Loaded(raw, pos, n_total, meta)
+    tile_type = table.schema.field("tile").type if "tile" in table.column_names else None
+    wkb = tile_type is not None and (
+        pa.types.is_binary(tile_type) or pa.types.is_large_binary(tile_type)
+    )
+    return _Loaded(raw, pos, n_total, meta, tile_wkb=wkb)
+
+
+def _outside_by_key(quadkey: pa.ChunkedArray) -> npt.NDArray[np.bool_]:
+    """Rows whose key is a plain zoom-16 quadkey of a tile whose centroid lies outside the study
+    area, decoded straight from the Arrow text buffer. Any other key (null, another length, a
+    character other than 0-3) is False here: validation looks at it."""
+    arr = quadkey.combine_chunks() if isinstance(quadkey, pa.ChunkedArray) else quadkey
+    out = np.zeros(len(arr), dtype=bool)
+    if pa.types.is_string(arr.type):
+        off_type = np.int32
+    elif pa.types.is_large_string(arr.type):
+        off_type = np.int64
+    else:
+        return out
+    if arr.null_count or len(arr) == 0:
+        return out
+    _, offsets_buf, data_buf = arr.buffers()
+    offsets = np.frombuffer(offsets_buf, dtype=off_type)[arr.offset : arr.offset + len(arr) + 1]
+    if not (np.diff(offsets) == OOKLA_ZOOM).all():
+        return out
+    data = np.frombuffer(data_buf, dtype=np.uint8)[offsets[0] : offsets[-1]]
+    codes = data.reshape(-1, OOKLA_ZOOM)
+    plain = ((codes >= ord("0")) & (codes <= ord("3"))).all(axis=1)
+    keys = np.ascontiguousarray(codes[plain]).view(f"S{OOKLA_ZOOM}").ravel()
+    decoded = decode_full_width(keys)
+    if decoded is None:  # cannot happen: every key kept is plain
+        return out
+    lat, lng = tile_centroids(decoded[0], decoded[1], OOKLA_ZOOM)
+    out[np.flatnonzero(plain)] = ~in_study_area(lng, lat)
+    return out
 
 
 def _load_vector(path: Path, study_area: bool) -> _Loaded:
@@ -450,11 +449,11 @@ def wkt_bounds(tile: npt.ArrayLike) -> npt.NDArray[np.float64]:
     bulk (about 3x faster than ``shapely.from_wkt``, see ``bench/bench_world.py``); any other
     spelling (a space after ``POLYGON``, ``MULTIPOLYGON``, garbage) goes to shapely.
     """
-    text = (
-        pl.Series("t", np.asarray(tile, dtype=object), dtype=pl.String)
-        .fill_null("")
-        .str.strip_chars()
-    )
+    values = np.asarray(tile, dtype=object)
+    missing = pd.isna(values)
+    if missing.any():  # None, NaN (a null read through pandas): absent
+        values = np.where(missing, None, values)
+    text = pl.Series("t", values, dtype=pl.String).fill_null("").str.strip_chars()
     n = len(text)
     out = np.full((n, 4), np.nan)
     if n == 0:
@@ -569,7 +568,10 @@ def _validate(
     bounds = loaded.bounds[keep] if loaded.bounds is not None else None
     if bounds is None and "tile" in raw:
         tile = raw["tile"]
-        if len(tile) and tile.map(lambda v: isinstance(v, bytes | bytearray)).any():
+        wkb = loaded.tile_wkb
+        if wkb is None:
+            wkb = bool(len(tile)) and tile.map(lambda v: isinstance(v, bytes | bytearray)).any()
+        if wkb:
             bounds, wkt = _wkb_bounds(tile)
             raw["tile"] = wkt
         else:

@@ -137,3 +137,20 @@ def test_quadkey_prefixes_cover_every_inside_point():
     keys = tile_to_quadkey(tx, ty, np.full(len(tx), 16))
     assert {str(k)[:8] for k in keys} <= prefixes
     assert 30 < len(prefixes) < 200
+
+
+def test_the_shipped_study_area_is_the_one_the_boundaries_give():
+    """The shipped build (geodata/data/boundaries/study_area_34.npz) matches a fresh build from
+    the shipped boundaries and constants; after changing either, run python -m geodata.study_area."""
+    from geodata.study_area import _build, _load_shipped
+
+    shipped = _load_shipped()
+    assert shipped is not None, "stale study_area_34.npz: run python -m geodata.study_area"
+    fresh = _build()
+    assert shipped.bounds == fresh.bounds and (shipped.west, shipped.north) == (
+        fresh.west,
+        fresh.north,
+    )
+    assert np.array_equal(shipped.grid, fresh.grid)
+    assert shapely.equals_exact(shipped.geometry, fresh.geometry, 0.0)
+    assert shapely.equals_exact(shipped.land_border, fresh.land_border, 0.0)
