@@ -19,6 +19,7 @@ MODULES = [
     "bench_raster",
     "bench_polygons",
     "bench_coverage",
+    "bench_world",
     "full_refresh",
 ]
 

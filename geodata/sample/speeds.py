@@ -26,7 +26,7 @@ import pyarrow.parquet as pq
 from geodata.quadkeys import (
     OOKLA_ZOOM,
     lnglat_to_tile,
-    tile_bounds,
+    ookla_tile_wkt,
     tile_centroids,
     tile_to_quadkey,
 )
@@ -62,28 +62,14 @@ _PARAMS: dict[str, dict[str, float]] = {
 }
 
 
-def _fmt15(values: npt.NDArray[np.float64]) -> npt.NDArray[np.str_]:
-    """``%.15g`` text of each value (as Ookla writes), formatted once per distinct value."""
-    uniq, inv = np.unique(values, return_inverse=True)
-    return np.char.mod("%.15g", uniq)[inv]
-
-
 def tile_wkt(x: npt.ArrayLike, y: npt.ArrayLike, zoom: int = OOKLA_ZOOM) -> npt.NDArray[np.str_]:
-    """Ookla's ``tile`` WKT of each tile: ``POLYGON((w n, e n, e s, w s, w n))``, 15 digits.
+    """Ookla's ``tile`` WKT of each tile: ``POLYGON((w n, e n, e s, w s, w n))``, 15 digits
+    (:func:`geodata.quadkeys.ookla_tile_wkt` as a numpy array).
 
     >>> str(tile_wkt([52000], [30000])[0])[:40]
     'POLYGON((105.64453125 15.0296857565557, '
     """
-    west, south, east, north = tile_bounds(x, y, zoom)
-    w, e = _fmt15(west), _fmt15(east)
-    s, n = _fmt15(south), _fmt15(north)
-    wn = np.char.add(np.char.add(w, " "), n)
-    parts = [wn, np.char.add(np.char.add(e, " "), n), np.char.add(np.char.add(e, " "), s)]
-    parts += [np.char.add(np.char.add(w, " "), s), wn]
-    out = np.char.add("POLYGON((", parts[0])
-    for p in parts[1:]:
-        out = np.char.add(np.char.add(out, ", "), p)
-    return np.char.add(out, "))")
+    return ookla_tile_wkt(x, y, zoom).to_numpy(zero_copy_only=False).astype(str)
 
 
 def _tiles_per_pixel(surface: PopulationSurface) -> npt.NDArray[np.float64]:
