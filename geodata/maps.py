@@ -1,12 +1,15 @@
 """PNG gap maps and charts (matplotlib, Agg): choropleths with legend, title and source line.
 
-Every figure states its data source and, for synthetic sample inputs, says so in the title.
+Every figure states its data source and, for synthetic sample inputs, says so in the title. Every
+national map shows Vietnam's two archipelagos, Hoàng Sa (Đà Nẵng) and Trường Sa (Khánh Hòa), in
+a framed panel beside the mainland, drawn with the same layers and named in Vietnamese: a
+Vietnamese public body cannot publish a national map without them.
 """
 
 from __future__ import annotations
 
 import io
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import geopandas as gpd
 import matplotlib
@@ -27,6 +30,8 @@ __all__ = [
     "inequality_chart_png",
     "priority_map_png",
     "source_line",
+    "ARCHIPELAGOS",
+    "ISLANDS_FRAME",
 ]
 
 #: Colours of the service classes, worst to best (colour-blind-safe orange/blue scheme).
@@ -38,8 +43,16 @@ CLASS_COLOURS = {
 }
 
 
-#: lon/lat frame of the national maps: the mainland and near islands, not the far archipelagos.
+#: lon/lat frame of the national maps' main panel: the mainland and near islands.
 _MAINLAND = (101.8, 8.2, 110.0, 23.6)
+#: lon/lat frame of the archipelagos' panel beside it (in the shipped boundaries Hoàng Sa spans
+#: 111.19-112.74 E, 15.77-17.12 N; Trường Sa 110.44-116.95 E, 6.95-12.05 N).
+ISLANDS_FRAME = (110.2, 6.5, 117.4, 17.5)
+#: The two archipelagos: Vietnamese name, the province they belong to, and where the name goes.
+ARCHIPELAGOS: tuple[tuple[str, str, float, float], ...] = (
+    ("Quần đảo Hoàng Sa", "TP Đà Nẵng", 112.9, 15.55),
+    ("Quần đảo Trường Sa", "tỉnh Khánh Hòa", 114.3, 12.6),
+)
 
 
 def source_line(sample: bool) -> str:
@@ -65,16 +78,53 @@ def _finish(fig: plt.Figure, source: str) -> bytes:
 
 
 def _mainland(gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
-    """Clip far-offshore archipelagos (Paracel/Spratly polygons) out of the map frame."""
+    """The part of ``gdf`` in the main panel (the archipelagos are drawn in their own panel)."""
     return gdf.clip(_MAINLAND)
 
 
-def _finish_map(fig: plt.Figure, ax: plt.Axes, title: str, sample: bool, source: str) -> bytes:
-    """Frame a national map on the mainland, title it and add the source line."""
+def _islands(gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """The part of ``gdf`` in the archipelagos' panel."""
+    return gdf.clip(ISLANDS_FRAME)
+
+
+def islands_panel(ax: plt.Axes, draw: Callable[[plt.Axes], None]) -> plt.Axes:
+    """Add the archipelagos' panel to the right of the national map ``ax``: ``draw`` paints the
+    map's own layers on it, then the frame is set and both archipelagos are named."""
+    w, s, e, n = ISLANDS_FRAME
+    width = 0.62  # of the main panel's width; the height keeps both panels' scale alike
+    height = (
+        width * (n - s) / (e - w) * (_MAINLAND[2] - _MAINLAND[0]) / (_MAINLAND[3] - _MAINLAND[1])
+    )
+    panel = ax.inset_axes((1.03, 0.0, width, height))
+    draw(panel)
+    panel.set_xlim(ISLANDS_FRAME[0], ISLANDS_FRAME[2])
+    panel.set_ylim(ISLANDS_FRAME[1], ISLANDS_FRAME[3])
+    panel.set_aspect("equal")
+    panel.set_xticks([])
+    panel.set_yticks([])
+    panel.set_xlabel("")
+    panel.set_ylabel("")
+    panel.set_facecolor("#f4f8fb")
+    for spine in panel.spines.values():
+        spine.set_edgecolor("#555555")
+        spine.set_linewidth(0.6)
+    for name, province, x, y in ARCHIPELAGOS:
+        panel.text(
+            x, y, f"{name}\n({province})", fontsize=6.5, ha="center", va="top", color="#222222"
+        )
+    return panel
+
+
+def _frame_mainland(ax: plt.Axes) -> None:
     ax.set_xlim(_MAINLAND[0], _MAINLAND[2])
     ax.set_ylim(_MAINLAND[1], _MAINLAND[3])
     ax.set_aspect("equal")
     ax.set_axis_off()
+
+
+def _finish_map(fig: plt.Figure, ax: plt.Axes, title: str, sample: bool, source: str) -> bytes:
+    """Frame a national map on the mainland, title it and add the source line."""
+    _frame_mainland(ax)
     ax.set_title(_title(title, sample), fontsize=10)
     return _finish(fig, f"{source} {ATTRIBUTION}".strip())
 
@@ -92,22 +142,28 @@ def province_choropleth_png(
 ) -> bytes:
     """Choropleth of one numeric column over province polygons; returns PNG bytes."""
     fig, ax = plt.subplots(figsize=(5.5, 8))
-    data = _mainland(provinces)
-    data.plot(
-        column=column,
+    values = provinces[column].to_numpy(dtype=float)
+    top = vmax
+    if top is None and np.isfinite(values).any():  # one scale for both panels
+        top = float(np.nanmax(values))
+    style = {
+        "column": column,
+        "cmap": cmap,
+        "vmin": 0,
+        "vmax": top,
+        "edgecolor": "white",
+        "linewidth": 0.3,
+        "missing_kwds": {"color": CLASS_COLOURS["no_data"], "label": "no data"},
+    }
+    _mainland(provinces).plot(
         ax=ax,
-        cmap=cmap,
-        vmin=0,
-        vmax=vmax,
         legend=True,
-        legend_kwds={"label": legend_label, "shrink": 0.5},
-        edgecolor="white",
-        linewidth=0.3,
-        missing_kwds={"color": CLASS_COLOURS["no_data"], "label": "no data"},
+        legend_kwds={"label": legend_label, "shrink": 0.5, "location": "left"},
+        **style,
     )
-    ax.set_axis_off()
-    ax.set_title(_title(title, sample), fontsize=10)
-    return _finish(fig, f"{source} {ATTRIBUTION}".strip())
+    islands = _islands(provinces)
+    islands_panel(ax, lambda panel: islands.plot(ax=panel, **{**style, "edgecolor": "#555555"}))
+    return _finish_map(fig, ax, title, sample, source)
 
 
 def cell_class_map_png(
@@ -122,13 +178,21 @@ def cell_class_map_png(
 ) -> bytes:
     """Map of H3 cell centres coloured by service class, over province outlines."""
     fig, ax = plt.subplots(figsize=(5.5, 8))
-    _mainland(provinces).boundary.plot(ax=ax, color="#888888", linewidth=0.3)
     order = ["no_data", "served", "underserved", "unserved"]  # gaps drawn last, on top
     classes = np.asarray(classes)
-    for name in order:
-        m = classes == name
-        if m.any():
-            ax.scatter(lng[m], lat[m], s=0.15, c=CLASS_COLOURS[name], linewidths=0, rasterized=True)
+    lat, lng = np.asarray(lat), np.asarray(lng)
+
+    def draw(target: plt.Axes, outlines: gpd.GeoDataFrame, size: float) -> None:
+        outlines.boundary.plot(ax=target, color="#888888", linewidth=0.3)
+        for name in order:
+            m = classes == name
+            if m.any():
+                target.scatter(
+                    lng[m], lat[m], s=size, c=CLASS_COLOURS[name], linewidths=0, rasterized=True
+                )
+
+    draw(ax, _mainland(provinces), 0.15)
+    islands_panel(ax, lambda panel: draw(panel, _islands(provinces), 0.6))
     handles = [Patch(color=CLASS_COLOURS[n], label=n.replace("_", " ")) for n in CLASS_COLOURS]
     ax.legend(
         handles=handles, loc="lower left", fontsize=7, title="service class", title_fontsize=7
@@ -179,6 +243,15 @@ def priority_map_png(
     in red and numbered at a point inside each, so the ranked table can be read off the map."""
     fig, ax = plt.subplots(figsize=(5.5, 8))
     _mainland(provinces).plot(ax=ax, color="#f2f2f2", edgecolor="#999999", linewidth=0.3)
+    islands = _islands(provinces)
+    island_gaps = _islands(outlines) if len(outlines) else outlines
+
+    def draw_islands(panel: plt.Axes) -> None:
+        islands.plot(ax=panel, color="#f2f2f2", edgecolor="#555555", linewidth=0.5)
+        if len(island_gaps):
+            island_gaps.plot(ax=panel, color="#fdae61", linewidth=0)
+
+    islands_panel(ax, draw_islands)
     if len(outlines):
         outlines.plot(ax=ax, color="#fdae61", linewidth=0)
         # a dot per cluster too: most clusters are a few hexagons, too small to see as areas
