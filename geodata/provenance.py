@@ -14,6 +14,7 @@ import tempfile
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +27,7 @@ __all__ = [
     "atomic_write_bytes",
     "atomic_write_text",
     "atomic_write_json",
+    "published_file_mode",
     "utc_now_iso",
 ]
 
@@ -103,6 +105,24 @@ def utc_now_iso() -> str:
     return datetime.now(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
 
 
+@lru_cache(maxsize=1)
+def published_file_mode() -> int:
+    """Mode of every published file: ``0o666`` less the process's umask (0644 under the usual
+    022), as ``open`` would give; ``mkstemp`` alone would leave 0600, unreadable to a portal or
+    web server running as another user. Read once per process (``/proc`` where it can be read, so
+    that the umask is never changed, not even for a moment, while other threads write)."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("Umask:"):
+                    return 0o666 & ~int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    old = os.umask(0o022)
+    os.umask(old)
+    return 0o666 & ~old
+
+
 @contextmanager
 def atomic_path(dest: str | os.PathLike[str]) -> Iterator[Path]:
     """Yield a temporary path beside ``dest``; on success move it over ``dest`` atomically.
@@ -128,6 +148,7 @@ def atomic_path(dest: str | os.PathLike[str]) -> Iterator[Path]:
         yield tmp
         with open(tmp, "rb+") as fh:
             os.fsync(fh.fileno())
+        os.chmod(tmp, published_file_mode())
         os.replace(tmp, dest)
     except BaseException as exc:
         try:

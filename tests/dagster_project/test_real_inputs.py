@@ -152,3 +152,22 @@ def test_every_skipped_file_is_named_with_why(first_run):
     }
     meta = first_run["meta"]["speed_tiles"]
     assert set(meta["input_files_skipped"]) == set(skipped)
+
+
+def test_every_published_file_is_readable_by_other_users(first_run):
+    """A portal or web server running as another user can read every output (0644 under the
+    usual umask 022; the umask is respected, never widened)."""
+    import os
+
+    from geodata.provenance import published_file_mode
+
+    want = published_file_mode()
+    files = [p for p in first_run["out"].rglob("*") if p.is_file() and not p.is_symlink()]
+    assert files
+    wrong = [str(p) for p in files if p.stat().st_mode & 0o777 != want]
+    assert not wrong, f"{len(wrong)} files not {oct(want)}: {wrong[:5]}"
+    for d in [p for p in first_run["out"].rglob("*") if p.is_dir() and not p.is_symlink()]:
+        mode = d.stat().st_mode & 0o777
+        if want & 0o004:  # others may read files, so they may list and enter folders
+            assert mode & 0o005 == 0o005, (str(d), oct(mode))
+        assert os.access(d, os.R_OK | os.X_OK)

@@ -97,3 +97,32 @@ def test_manifest_takes_writers_hints_only_for_unchanged_files(tmp_path):
     assert files["d/b.geojson"]["features"] == 2 and files["d/b.geojson"]["period"] == "2026Q3"
     assert (tmp_path / MANIFEST_HINTS_DIR / "downloads_2026Q3.json").is_file()
     assert list(files["d/a.geojson"]) == list(files["d/b.geojson"])  # same keys, same order
+
+
+def test_published_files_are_readable_by_others_and_respect_the_umask(tmp_path):
+    import subprocess
+    import sys
+
+    from geodata.provenance import atomic_write_bytes, published_file_mode
+
+    out = atomic_write_bytes(tmp_path / "a" / "x.csv", b"x\n")
+    want = 0o666 & ~_umask()
+    assert published_file_mode() == want
+    assert out.stat().st_mode & 0o777 == want
+    # a process with umask 077 keeps its files private: the umask is respected, not overridden
+    code = (
+        "import os, sys; os.umask(0o077); from geodata.provenance import atomic_write_bytes; "
+        "p = atomic_write_bytes(sys.argv[1], b'y'); print(oct(os.stat(p).st_mode & 0o777))"
+    )
+    private = subprocess.run(
+        [sys.executable, "-c", code, str(tmp_path / "y.csv")], capture_output=True, text=True
+    )
+    assert private.stdout.strip() == "0o600", private.stderr
+
+
+def _umask() -> int:
+    import os
+
+    old = os.umask(0o022)
+    os.umask(old)
+    return old
