@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test bench bench-refresh ui serve lint clean sample
+.PHONY: run test bench bench-world bench-refresh ui serve lint clean sample
 
 $(STAMP): pyproject.toml
 	@command -v $(PYTHON) >/dev/null || { echo "need $(PYTHON) on PATH (or: make PYTHON=python3 ...)"; exit 1; }
@@ -21,11 +21,16 @@ run: $(STAMP)
 test: $(STAMP)
 	$(PY) -m pytest -q
 
-## bench: kernel benchmarks (ratios against the fastest library measured in the same run), then
+## bench: kernel benchmarks (ratios against the fastest library measured in the same run), the
+## readers on global Ookla / OpenCelliD files against a bare polars filter and a refresh on them, then
 ## the full national refresh at 1/4, 1/2 and 1 of the national input and a no-change rerun
 ## (input generated once into .cache/bench/; BENCH_SCALES=1 for one scale; ~15-25 min)
 bench: $(STAMP)
 	$(PY) -m bench
+
+## bench-world: only the global-inputs benchmark (world files generated once into .cache/bench/)
+bench-world: $(STAMP)
+	$(PY) -m bench bench_world
 
 ## bench-refresh: only the full national refresh benchmark
 bench-refresh: $(STAMP)
