@@ -85,3 +85,5 @@ class PipelineSettings(dg.ConfigurableResource):
     rollup_resolutions: list[int] = [7, 6, 5]
     max_quarantine_share: float = 0.05
     max_input_age_days: int = 120
+    #: Sites in the mobile investment plan (geodata.planning.sites), per quarter.
+    plan_sites: int = 1000

@@ -29,6 +29,8 @@ __all__ = [
     "unserved_by_region_chart_png",
     "inequality_chart_png",
     "priority_map_png",
+    "site_plan_map_png",
+    "cost_curve_chart_png",
     "source_line",
     "ARCHIPELAGOS",
     "ISLANDS_FRAME",
@@ -282,3 +284,114 @@ def priority_map_png(
     ]
     ax.legend(handles=handles, loc="lower left", fontsize=7)
     return _finish_map(fig, ax, title, sample, source)
+
+
+#: Label offsets (degrees) tried in turn for a numbered site, nearest first.
+_LABEL_OFFSETS = tuple(
+    (r * np.cos(a), r * np.sin(a))
+    for r in (0.3, 0.55, 0.8)
+    for a in np.radians([45, 135, 225, 315, 0, 90, 180, 270])
+)
+
+
+def _place_labels(x: np.ndarray, y: np.ndarray, half: float = 0.13) -> list[tuple[float, float]]:
+    """Label positions near each point that overlap no other label nor another point: each
+    label takes the first offset whose box (``2 * half`` degrees square) is free."""
+    boxes: list[tuple[float, float]] = []
+    out: list[tuple[float, float]] = []
+    for px, py in zip(x.tolist(), y.tolist(), strict=True):
+        spot = (px + _LABEL_OFFSETS[0][0], py + _LABEL_OFFSETS[0][1])
+        for dx, dy in _LABEL_OFFSETS:
+            cx, cy = px + dx, py + dy
+            clear = all(abs(cx - bx) > 2 * half or abs(cy - by) > 2 * half for bx, by in boxes)
+            clear &= bool(np.all((np.abs(cx - x) > half) | (np.abs(cy - y) > half)))
+            if clear:
+                spot = (cx, cy)
+                break
+        boxes.append(spot)
+        out.append(spot)
+    return out
+
+
+def site_plan_map_png(
+    sites: pd.DataFrame,
+    provinces: gpd.GeoDataFrame,
+    *,
+    title: str,
+    sample: bool,
+    source: str = "",
+    top: int = 10,
+) -> bytes:
+    """The planned mobile sites over province outlines: every site a dot sized by the people it
+    first reaches, the first ``top`` numbered, their labels placed so that none overlap."""
+    fig, ax = plt.subplots(figsize=(5.5, 8))
+    _mainland(provinces).plot(ax=ax, color="#f2f2f2", edgecolor="#999999", linewidth=0.3)
+    lng, lat = sites["lng"].to_numpy(float), sites["lat"].to_numpy(float)
+    people = sites["people_new"].to_numpy(float)
+    size = 2.0 + 40.0 * people / people.max() if len(people) and people.max() > 0 else 2.0
+    ax.scatter(lng, lat, s=size, c="#d7301f", alpha=0.6, linewidths=0, rasterized=True)
+    best = sites.head(top)
+    bx, by = best["lng"].to_numpy(float), best["lat"].to_numpy(float)
+    for (lx, ly), px, py, rank in zip(
+        _place_labels(bx, by), bx.tolist(), by.tolist(), best["rank"].tolist(), strict=True
+    ):
+        ax.annotate(
+            str(rank),
+            (px, py),
+            xytext=(lx, ly),
+            fontsize=6,
+            ha="center",
+            va="center",
+            color="white",
+            fontweight="bold",
+            arrowprops={"arrowstyle": "-", "lw": 0.4, "color": "black"},
+            bbox={"boxstyle": "circle,pad=0.2", "fc": "#d7301f", "ec": "black", "lw": 0.4},
+        )
+    islands = _islands(provinces)
+    on_islands = (lng >= ISLANDS_FRAME[0]) & (lat <= ISLANDS_FRAME[3])
+
+    def draw_islands(panel: plt.Axes) -> None:
+        islands.plot(ax=panel, color="#f2f2f2", edgecolor="#555555", linewidth=0.5)
+        if on_islands.any():
+            panel.scatter(lng[on_islands], lat[on_islands], s=6, c="#d7301f", linewidths=0)
+
+    islands_panel(ax, draw_islands)
+    handles = [
+        Patch(color="#d7301f", label=f"planned site (top {top} numbered; dot size: people reached)")
+    ]
+    ax.legend(handles=handles, loc="lower left", fontsize=7)
+    return _finish_map(fig, ax, title, sample, source)
+
+
+def cost_curve_chart_png(
+    curve: pd.DataFrame, *, title: str, sample: bool, source: str = ""
+) -> bytes:
+    """People reached against sites (and cost on the top axis) for the national plan."""
+    nation = curve[curve["scope"] == "nation"]
+    fig, ax = plt.subplots(figsize=(6.5, 3.6))
+    ax.plot(nation["sites"], nation["people"] / 1e6, color="#d7301f", lw=1.5)
+    ax.set_xlabel("sites built, in the plan's order")
+    ax.set_ylabel("people newly reached (millions)")
+    ax.grid(alpha=0.3)
+    ax.set_ylim(bottom=0)
+    if len(nation):
+        per_site = float(nation["cost"].iloc[0]) / float(nation["sites"].iloc[0])
+        top = ax.secondary_xaxis(
+            "top", functions=(lambda s: s * per_site / 1e6, lambda c: c * 1e6 / per_site)
+        )
+        top.set_xlabel("cost (USD million)")
+        need = float(nation["people_in_need"].iloc[0])
+        last = float(nation["people"].iloc[-1])
+        ax.text(
+            0.98,
+            0.04,
+            f"{last / 1e6:,.2f} M of {need / 1e6:,.2f} M people in need reached ({last / need:.0%})"
+            if need > 0
+            else "",
+            transform=ax.transAxes,
+            ha="right",
+            fontsize=7,
+            color="#444444",
+        )
+    ax.set_title(_title(title, sample), fontsize=10)
+    return _finish(fig, f"{source} {ATTRIBUTION}".strip())

@@ -40,6 +40,7 @@ __all__ = [
     "DEFAULT_RANGE_CAP_M",
     "EARTH_RADIUS_M",
     "best_rank_per_cell",
+    "cells_within",
     "range_cap_counts",
     "sites_to_cells",
 ]
@@ -165,6 +166,42 @@ def sites_to_cells(
         found_cells.append(cells)
         found_ranks.append(ranks)
     return best_rank_per_cell(np.concatenate(found_cells), np.concatenate(found_ranks))
+
+
+def cells_within(
+    cells: npt.ArrayLike, radius_m: float
+) -> tuple[npt.NDArray[np.int64], CellArray]:
+    """Every pair (origin, cell) where ``cell``'s centre lies within ``radius_m`` of the centre
+    of ``cells[origin]`` (great-circle distance on H3's sphere, the origin itself included).
+
+    The same disk-and-distance test as :func:`sites_to_cells`, for cells instead of sites: what
+    a site placed at a cell's centre would reach. Returns ``(origin_index, cell)``, int64 and
+    uint64 arrays, ordered by batch of origins.
+    """
+    c = np.asarray(cells, dtype=np.uint64).ravel()
+    if c.size == 0:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.uint64)
+    radius = np.full(c.size, float(radius_m))
+    lat, lng = cells_to_latlng(c)
+    xyz = _unit_vectors(lat, lng)
+    chord2 = (2.0 * np.sin(radius / (2.0 * EARTH_RADIUS_M))) ** 2
+    k = _disk_radius(c, radius)
+    origins_out: list[npt.NDArray[np.int64]] = []
+    cells_out: list[CellArray] = []
+    for pieces in _batches(c, k):
+        for idx, kk in pieces:
+            disk, origin = grid_disk(c[idx], kk)
+            origin = idx[origin]
+            codes, uniq = pd.factorize(disk)
+            u_lat, u_lng = cells_to_latlng(np.asarray(uniq, dtype=np.uint64))
+            u_xyz = _unit_vectors(u_lat, u_lng)
+            d2 = np.zeros(disk.size)
+            for axis in range(3):
+                d2 += (u_xyz[axis][codes] - xyz[axis][origin]) ** 2
+            keep = (d2 <= chord2[origin]) | (disk == c[origin])
+            origins_out.append(origin[keep].astype(np.int64))
+            cells_out.append(disk[keep])
+    return np.concatenate(origins_out), np.concatenate(cells_out)
 
 
 def _sites(

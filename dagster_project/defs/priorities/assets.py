@@ -10,7 +10,14 @@ from dagster_project.partitions import AllQuarters, by_quarter, quarters
 from dagster_project.resources import InputSource, OutputStore, PipelineSettings
 from geodata.indicators.clusters import gap_mask
 from geodata.indicators.service import DEFAULT_THRESHOLDS
-from geodata.maps import priority_map_png, source_line
+from geodata.maps import (
+    cost_curve_chart_png,
+    priority_map_png,
+    site_plan_map_png,
+    source_line,
+)
+from geodata.planning.publish import curve_headline, plan_rule, write_site_plan
+from geodata.planning.sites import mobile_targets, plan_sites
 from geodata.priorities import (
     PRIORITIES_DIR,
     TOP_N,
@@ -181,3 +188,103 @@ def investment_priorities(
         "; ".join(f"{k}: {v['clusters']} clusters" for k, v in summary["kinds"].items())
     )
     return dg.Output(summary, metadata=meta)
+
+
+#: Columns of the site plan's top-20 table in the UI.
+_SITE_UI = {
+    "rank": "rank",
+    "place": "near",
+    "province_34_name": "province (34)",
+    "province_63_name": "province (63)",
+    "lat": "lat",
+    "lng": "lng",
+    "people_new": "people reached",
+    "people_cumulative": "cumulative",
+    "cost_cumulative": "cumulative USD",
+}
+
+
+@dg.asset(
+    automation_condition=dg.AutomationCondition.eager(),
+    group_name="priorities",
+    partitions_def=quarters,
+    kinds={"geojson", "csv", "png"},
+    check_specs=[dg.AssetCheckSpec("site_plan_reconciles", asset="mobile_site_plan")],
+)
+def mobile_site_plan(
+    context: dg.AssetExecutionContext,
+    inputs: InputSource,
+    outputs: OutputStore,
+    settings: PipelineSettings,
+    gap_cells: pd.DataFrame,
+):
+    """Where the next mobile sites go: up to `plan_sites` sites (default 1,000), each placed
+    where it reaches the most people still without 4G that earlier sites do not reach (exact
+    lazy greedy over res-8 cells, a named radius and unit cost), with the nearest place, the
+    provinces of both versions, people and cost; the cost curve nationally and per province."""
+    t0 = time.perf_counter()
+    inv = inputs.inventory()
+    quarter = context.partition_key
+    targets, people = mobile_targets(gap_cells)
+    plan = plan_sites(targets, people, n_sites=settings.plan_sites)
+    planned = time.perf_counter() - t0
+    prov = provenance_record(
+        inv, quarter=quarter, h3_resolution=settings.h3_resolution, thresholds=DEFAULT_THRESHOLDS
+    )
+    labelled, curve, listing = write_site_plan(plan, quarter, outputs.root(), prov)
+    source = source_line(inv.sample)
+    png = site_plan_map_png(
+        labelled,
+        load_provinces("34", simplified=True),
+        title=f"Mobile plan: {len(labelled):,} sites ranked by people reached, {quarter}",
+        sample=inv.sample,
+        source=source,
+    )
+    atomic_write_bytes(outputs.file("maps", f"mobile_sites_{quarter}.png"), png)
+    chart = cost_curve_chart_png(
+        curve,
+        title=f"People reached by the mobile plan, {quarter}",
+        sample=inv.sample,
+        source=source,
+    )
+    atomic_write_bytes(outputs.file("maps", f"cost_curve_{quarter}.png"), chart)
+    top = labelled.head(TOP_N)[list(_SITE_UI)].rename(columns=_SITE_UI)
+    meta: dict = provenance_metadata(inv, quarter=quarter)
+    meta.update(
+        {
+            "rule": dg.MetadataValue.json(plan_rule(plan)),
+            "sites": len(labelled),
+            "people_in_need": round(plan.people_in_need),
+            "people_reached": round(plan.people_reached),
+            "cost_curve": curve_headline(labelled),
+            f"top{TOP_N}": dg.MetadataValue.md(
+                top.to_markdown(index=False, floatfmt=",.1f", intfmt=",")
+                if len(top)
+                else "_no site reaches anyone_"
+            ),
+            "map": png_md(png, "planned mobile sites"),
+            "cost_curve_chart": png_md(chart, "cost curve"),
+            "national_csv": dg.MetadataValue.path(
+                str(outputs.file(PRIORITIES_DIR, f"mobile_sites_{quarter}.csv"))
+            ),
+            "files": len(listing),
+            "seconds_plan": round(planned, 2),
+            "seconds_total": round(time.perf_counter() - t0, 2),
+        }
+    )
+    yield dg.Output(labelled, metadata=meta)
+
+    # the plan's people are the targets' people it reaches; each target is reached at most once
+    reached = float(people[plan.reached_by > 0].sum())
+    listed = float(labelled["people_new"].sum())
+    ok = abs(reached - listed) <= 0.05 * max(1, len(labelled)) and bool(
+        (labelled["people_new"].diff().fillna(0) <= 1e-9).all()
+    )
+    yield dg.AssetCheckResult(
+        check_name="site_plan_reconciles",
+        passed=ok,
+        metadata={
+            "people_reached_by_targets": round(reached, 1),
+            "people_listed": round(listed, 1),
+        },
+    )

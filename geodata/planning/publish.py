@@ -1,0 +1,261 @@
+"""The mobile site plan as a planner reads it: named places, provinces, people, cost; and the
+cost curve ("with 200 more sites, 1.4 M more people").
+
+Files below the output directory (names are a contract with users)::
+
+    priorities/mobile_sites_{quarter}.csv        national ranked sites
+    priorities/mobile_sites_{quarter}.geojson    the same as points (RFC 7946, provenance)
+    priorities/cost_curve_{quarter}.csv          people reached against sites and cost:
+                                                 nation, and every province of both versions
+    downloads/{version}/{code}_{slug}/{quarter}_mobile_sites.{csv,geojson}
+                                                 one province's sites, national rank kept
+
+Costs are in US dollars (``PlanCosts``: unit cost and its source, in the provenance).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+from scipy.spatial import cKDTree
+
+from geodata.cell_table import assign_provinces
+from geodata.downloads import DOWNLOADS_DIR, province_slug
+from geodata.kernels.cells import cells_to_strings
+from geodata.planning.sites import GAP_MAX_TECH_RANK, SitePlan
+from geodata.reference import (
+    BOUNDARY_VERSIONS,
+    load_provinces,
+    load_regions,
+    load_settlements,
+    province_names,
+)
+from geodata.writers import write_csv
+from geodata.writers.geojson import write_geojson
+
+__all__ = [
+    "SITE_COLUMNS",
+    "label_sites",
+    "cost_curve",
+    "curve_headline",
+    "plan_rule",
+    "write_site_plan",
+]
+
+#: Columns of the published site tables, in order.
+SITE_COLUMNS = (
+    "rank",
+    "lat",
+    "lng",
+    "h3",
+    "province_34",
+    "province_34_name",
+    "province_63",
+    "province_63_name",
+    "region",
+    "place",
+    "place_km",
+    "people_new",
+    "people_cumulative",
+    "share_of_need_cumulative",
+    "cells_new",
+    "cost",
+    "cost_cumulative",
+)
+_EARTH_KM = 6371.007180918475
+
+
+def _xyz(lat: np.ndarray, lng: np.ndarray) -> np.ndarray:
+    phi, lam = np.radians(lat), np.radians(lng)
+    return np.column_stack([np.cos(phi) * np.cos(lam), np.cos(phi) * np.sin(lam), np.sin(phi)])
+
+
+def nearest_places(lat: np.ndarray, lng: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Name of, and great-circle km to, the nearest shipped GeoNames populated place."""
+    places = load_settlements().dropna(subset=["latitude", "longitude"])
+    tree = cKDTree(_xyz(places["latitude"].to_numpy(float), places["longitude"].to_numpy(float)))
+    chord, idx = tree.query(_xyz(np.asarray(lat, float), np.asarray(lng, float)))
+    km = 2.0 * _EARTH_KM * np.arcsin(np.clip(np.asarray(chord) / 2.0, 0.0, 1.0))
+    return places["name"].to_numpy(dtype=object)[idx], km
+
+
+def label_sites(plan: SitePlan) -> pd.DataFrame:
+    """The plan's sites with the published columns (:data:`SITE_COLUMNS`)."""
+    s = plan.sites
+    cells = s["cell"].to_numpy(np.uint64)
+    provinces = {v: load_provinces(v, simplified=True) for v in BOUNDARY_VERSIONS}
+    codes = assign_provinces(cells, provinces, study_area=False)
+    regions = load_regions().drop_duplicates("region_id").set_index("region_id")["region_name_en"]
+    place, place_km = nearest_places(s["lat"].to_numpy(), s["lng"].to_numpy())
+    need = plan.people_in_need
+    out = pd.DataFrame({"rank": s["rank"], "lat": s["lat"].round(6), "lng": s["lng"].round(6)})
+    out["h3"] = cells_to_strings(cells)
+    for v in ("34", "63"):
+        code = codes[f"code_{v}"].astype(object).fillna("").to_numpy()
+        out[f"province_{v}"] = code
+        out[f"province_{v}_name"] = (
+            province_names(v)["name"].reindex(code).fillna("").to_numpy(dtype=object)
+        )
+    out["region"] = regions.reindex(codes["region_id"].astype(object)).fillna("").to_numpy()
+    out["place"] = place
+    out["place_km"] = np.round(place_km, 2)
+    out["people_new"] = s["people_new"].round(1)
+    out["people_cumulative"] = s["people_cumulative"].round(1)
+    out["share_of_need_cumulative"] = (s["people_cumulative"] / need).round(6) if need > 0 else 0.0
+    out["cells_new"] = s["targets_new"]
+    out["cost"] = s["cost_usd"]
+    out["cost_cumulative"] = s["cost_cumulative_usd"]
+    return out[list(SITE_COLUMNS)]
+
+
+def cost_curve(labelled: pd.DataFrame, plan: SitePlan) -> pd.DataFrame:
+    """People reached against sites and cost, nationally and per province of both versions.
+
+    Columns ``plan, scope, version, code, name, sites, people, cost, people_in_need, share``; a
+    province's curve follows the national order restricted to its sites (the plan is national:
+    the curve says what the national plan does for the province).
+    """
+    provinces = {v: load_provinces(v, simplified=True) for v in BOUNDARY_VERSIONS}
+    need_codes = assign_provinces(plan.targets, provinces, study_area=False)
+    rows = [
+        pd.DataFrame(
+            {
+                "plan": "mobile_sites",
+                "scope": "nation",
+                "version": "",
+                "code": "VN",
+                "name": "Việt Nam",
+                "sites": labelled["rank"].to_numpy(),
+                "people": labelled["people_cumulative"].to_numpy(),
+                "cost": labelled["cost_cumulative"].to_numpy(),
+                "people_in_need": round(plan.people_in_need, 1),
+            }
+        )
+    ]
+    for v in ("34", "63"):
+        need = pd.Series(plan.people).groupby(need_codes[f"code_{v}"].to_numpy()).sum()
+        names = province_names(v)["name"]
+        for code, part in labelled.groupby(f"province_{v}", sort=True):
+            if not code:
+                continue
+            rows.append(
+                pd.DataFrame(
+                    {
+                        "plan": "mobile_sites",
+                        "scope": "province",
+                        "version": v,
+                        "code": code,
+                        "name": names.get(code, ""),
+                        "sites": np.arange(1, len(part) + 1),
+                        "people": part["people_new"].cumsum().round(1).to_numpy(),
+                        "cost": part["cost"].cumsum().to_numpy(),
+                        "people_in_need": round(float(need.get(code, 0.0)), 1),
+                    }
+                )
+            )
+    curve = pd.concat(rows, ignore_index=True)
+    curve["share"] = np.where(
+        curve["people_in_need"] > 0, (curve["people"] / curve["people_in_need"]).round(6), 0.0
+    )
+    return curve
+
+
+def curve_headline(labelled: pd.DataFrame, steps: tuple[int, ...] = (100, 200, 500, 1000)) -> str:
+    """One line per step: "with 200 sites (USD 20 M), 1.4 M more people"."""
+    parts = []
+    for n in steps:
+        if n > len(labelled):
+            break
+        row = labelled.iloc[n - 1]
+        parts.append(
+            f"{n} sites (USD {row['cost_cumulative'] / 1e6:,.0f} M): "
+            f"{row['people_cumulative'] / 1e6:,.2f} M people"
+        )
+    return "; ".join(parts) if parts else "no site reaches anyone"
+
+
+def plan_rule(plan: SitePlan) -> dict[str, Any]:
+    """What the plan assumed, for provenance."""
+    c = plan.costs
+    return {
+        "targets": f"populated cells whose best mobile technology is at most {GAP_MAX_TECH_RANK} "
+        "(none, 2G or 3G); unknown coverage is not a target",
+        "choice": "exact lazy greedy (CELF): each site reaches the most people not yet reached; "
+        "ties to the lower H3 cell",
+        "site_radius_km": c.site_radius_km,
+        "site_radius_source": c.site_radius_source,
+        "site_cost_usd": c.site_cost_usd,
+        "site_cost_source": c.site_cost_source,
+        "currency": "USD",
+        "candidates": plan.candidates,
+        "people_in_need": round(plan.people_in_need, 1),
+    }
+
+
+def _points(table: pd.DataFrame) -> gpd.GeoDataFrame:
+    return gpd.GeoDataFrame(
+        table, geometry=gpd.points_from_xy(table["lng"], table["lat"]), crs=4326
+    )
+
+
+def write_site_plan(
+    plan: SitePlan,
+    quarter: str,
+    out_root: str | Path,
+    provenance: Mapping[str, Any],
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """Write the national and per-province site files and the cost curve.
+
+    Returns ``(labelled sites, cost curve, listing)``; the listing has ``path, scope, version,
+    code, sites`` with paths relative to ``out_root``.
+    """
+    root = Path(out_root)
+    labelled = label_sites(plan)
+    curve = cost_curve(labelled, plan)
+    rule = plan_rule(plan)
+    rows: list[dict[str, Any]] = []
+    base = f"priorities/mobile_sites_{quarter}"
+    prov = {**provenance, "period": quarter, "scope": "national", "site_plan": rule}
+    write_csv(labelled, root / f"{base}.csv")
+    write_geojson(_points(labelled), root / f"{base}.geojson", provenance=prov)
+    write_csv(curve, root / f"priorities/cost_curve_{quarter}.csv")
+    rows += [
+        {"path": f"{base}.csv", "scope": "national", "sites": len(labelled)},
+        {"path": f"{base}.geojson", "scope": "national", "sites": len(labelled)},
+        {
+            "path": f"priorities/cost_curve_{quarter}.csv",
+            "scope": "national",
+            "sites": len(labelled),
+        },
+    ]
+    for v in BOUNDARY_VERSIONS:
+        groups = labelled.groupby(f"province_{v}", sort=False).indices
+        for code, row in province_names(v).iterrows():
+            folder = f"{DOWNLOADS_DIR}/{v}/{code}_{province_slug(str(row['name_ascii']))}"
+            part = labelled.iloc[groups.get(code, np.zeros(0, np.int64))]
+            stem = f"{folder}/{quarter}_mobile_sites"
+            pprov = {
+                **prov,
+                "scope": "province",
+                "boundary_version": v,
+                "province_code": code,
+                "province_name": str(row["name"]),
+            }
+            write_csv(part, root / f"{stem}.csv")
+            write_geojson(_points(part), root / f"{stem}.geojson", provenance=pprov)
+            for ext in ("csv", "geojson"):
+                rows.append(
+                    {
+                        "path": f"{stem}.{ext}",
+                        "scope": "province",
+                        "version": v,
+                        "code": code,
+                        "sites": len(part),
+                    }
+                )
+    return labelled, curve, pd.DataFrame(rows)
