@@ -20,6 +20,7 @@ MODULES = [
     "bench_polygons",
     "bench_coverage",
     "bench_world",
+    "bench_plans",
     "full_refresh",
 ]
 

@@ -40,7 +40,7 @@ PER_QUARTER = [
     "speed_tiles",
     "gap_cells",
     "gap_clusters",
-    "mobile_site_plan",
+    "investment_plan",
     "province_summaries",
     "inequality",
     "gap_maps",

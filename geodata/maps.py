@@ -31,6 +31,7 @@ __all__ = [
     "priority_map_png",
     "site_plan_map_png",
     "cost_curve_chart_png",
+    "route_plan_map_png",
     "source_line",
     "ARCHIPELAGOS",
     "ISLANDS_FRAME",
@@ -363,35 +364,92 @@ def site_plan_map_png(
     return _finish_map(fig, ax, title, sample, source)
 
 
+def route_plan_map_png(
+    routes: pd.DataFrame,
+    lines: Sequence[object],
+    provinces: gpd.GeoDataFrame,
+    *,
+    title: str,
+    sample: bool,
+    source: str = "",
+    top: int = 10,
+) -> bytes:
+    """The planned fibre extensions: every route a line, every unit a dot sized by its people,
+    the first ``top`` numbered with labels placed so that none overlap."""
+    fig, ax = plt.subplots(figsize=(5.5, 8))
+    _mainland(provinces).plot(ax=ax, color="#f2f2f2", edgecolor="#999999", linewidth=0.3)
+    if len(routes):
+        gpd.GeoSeries(list(lines), crs=4326).plot(ax=ax, color="#2c7bb6", linewidth=0.6)
+        people = routes["people"].to_numpy(float)
+        size = 2.0 + 30.0 * people / max(people.max(), 1e-9)
+        ax.scatter(routes["lng"], routes["lat"], s=size, c="#fdae61", linewidths=0, alpha=0.8)
+        best = routes.head(top)
+        bx, by = best["lng"].to_numpy(float), best["lat"].to_numpy(float)
+        for (lx, ly), px, py, rank in zip(
+            _place_labels(bx, by), bx.tolist(), by.tolist(), best["rank"].tolist(), strict=True
+        ):
+            ax.annotate(
+                str(rank),
+                (px, py),
+                xytext=(lx, ly),
+                fontsize=6,
+                ha="center",
+                va="center",
+                color="white",
+                fontweight="bold",
+                arrowprops={"arrowstyle": "-", "lw": 0.4, "color": "black"},
+                bbox={"boxstyle": "circle,pad=0.2", "fc": "#2c7bb6", "ec": "black", "lw": 0.4},
+            )
+    islands = _islands(provinces)
+    islands_panel(
+        ax, lambda panel: islands.plot(ax=panel, color="#f2f2f2", edgecolor="#555555", lw=0.5)
+    )
+    handles = [
+        Patch(color="#2c7bb6", label=f"new fibre (top {top} numbered)"),
+        Patch(color="#fdae61", label="gap unit (dot size: people)"),
+    ]
+    ax.legend(handles=handles, loc="lower left", fontsize=7)
+    return _finish_map(fig, ax, title, sample, source)
+
+
 def cost_curve_chart_png(
     curve: pd.DataFrame, *, title: str, sample: bool, source: str = ""
 ) -> bytes:
-    """People reached against sites (and cost on the top axis) for the national plan."""
-    nation = curve[curve["scope"] == "nation"]
-    fig, ax = plt.subplots(figsize=(6.5, 3.6))
-    ax.plot(nation["sites"], nation["people"] / 1e6, color="#d7301f", lw=1.5)
-    ax.set_xlabel("sites built, in the plan's order")
-    ax.set_ylabel("people newly reached (millions)")
-    ax.grid(alpha=0.3)
-    ax.set_ylim(bottom=0)
-    if len(nation):
-        per_site = float(nation["cost"].iloc[0]) / float(nation["sites"].iloc[0])
+    """People reached against sites built (mobile) and km of fibre (fixed), with the cost on
+    each top axis, for the national plans."""
+    fig, axes = plt.subplots(1, 2, figsize=(9.5, 3.8))
+    specs = (
+        ("mobile_sites", "built", "sites built, in the plan's order", "#d7301f", 1.0),
+        ("fibre_routes", "km", "km of new fibre, in the plan's order", "#2c7bb6", 1.0),
+    )
+    for ax, (plan, x, xlabel, colour, _) in zip(axes, specs, strict=True):
+        nation = curve[(curve["scope"] == "nation") & (curve["plan"] == plan)]
+        ax.set_xlabel(xlabel)
+        ax.set_ylabel("people newly reached (millions)")
+        ax.grid(alpha=0.3)
+        if nation.empty:
+            ax.text(0.5, 0.5, "no gap", transform=ax.transAxes, ha="center")
+            continue
+        xs = nation[x].to_numpy(float)
+        ax.plot(np.r_[0.0, xs], np.r_[0.0, nation["people"].to_numpy(float) / 1e6], color=colour)
+        ax.set_ylim(bottom=0)
+        per_unit = float(nation["cost"].iloc[-1]) / max(float(xs[-1]), 1e-9)
         top = ax.secondary_xaxis(
-            "top", functions=(lambda s: s * per_site / 1e6, lambda c: c * 1e6 / per_site)
+            "top", functions=(lambda v, k=per_unit: v * k / 1e6, lambda c, k=per_unit: c * 1e6 / k)
         )
         top.set_xlabel("cost (USD million)")
         need = float(nation["people_in_need"].iloc[0])
         last = float(nation["people"].iloc[-1])
-        ax.text(
-            0.98,
-            0.04,
-            f"{last / 1e6:,.2f} M of {need / 1e6:,.2f} M people in need reached ({last / need:.0%})"
-            if need > 0
-            else "",
-            transform=ax.transAxes,
-            ha="right",
-            fontsize=7,
-            color="#444444",
-        )
-    ax.set_title(_title(title, sample), fontsize=10)
+        if need > 0:
+            ax.text(
+                0.98,
+                0.04,
+                f"{last / 1e6:,.2f} M of {need / 1e6:,.2f} M people in need ({last / need:.0%})",
+                transform=ax.transAxes,
+                ha="right",
+                fontsize=7,
+                color="#444444",
+            )
+    fig.suptitle(_title(title, sample), fontsize=10)
+    fig.tight_layout()
     return _finish(fig, f"{source} {ATTRIBUTION}".strip())

@@ -168,9 +168,7 @@ def sites_to_cells(
     return best_rank_per_cell(np.concatenate(found_cells), np.concatenate(found_ranks))
 
 
-def cells_within(
-    cells: npt.ArrayLike, radius_m: float
-) -> tuple[npt.NDArray[np.int64], CellArray]:
+def cells_within(cells: npt.ArrayLike, radius_m: float) -> tuple[npt.NDArray[np.int64], CellArray]:
     """Every pair (origin, cell) where ``cell``'s centre lies within ``radius_m`` of the centre
     of ``cells[origin]`` (great-circle distance on H3's sphere, the origin itself included).
 

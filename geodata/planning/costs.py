@@ -37,6 +37,13 @@ class PlanCosts:
     #: Capital cost of one km of new rural fibre (USD): 10 USD per metre.
     fibre_cost_usd_per_km: float = 10_000.0
     fibre_cost_source: str = f"{_OUGHTON}: fiber_rural_m = 10 USD/m"
+    #: Factor on every straight-line stretch of a fibre route (where it leaves the roads):
+    #: cables follow roads, fields and terrain, not the straight line.
+    fibre_detour_factor: float = 1.3
+    fibre_detour_source: str = (
+        "assumption of this product: a route off the roads is taken as 30 % longer than the "
+        "straight line (change it in geodata/planning/costs.py)"
+    )
 
     def describe(self) -> dict[str, object]:
         """Every figure with its source, for provenance and metadata."""

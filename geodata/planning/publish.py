@@ -27,6 +27,7 @@ from scipy.spatial import cKDTree
 from geodata.cell_table import assign_provinces
 from geodata.downloads import DOWNLOADS_DIR, province_slug
 from geodata.kernels.cells import cells_to_strings
+from geodata.planning.routes import RoutePlan
 from geodata.planning.sites import GAP_MAX_TECH_RANK, SitePlan
 from geodata.reference import (
     BOUNDARY_VERSIONS,
@@ -39,6 +40,12 @@ from geodata.writers import write_csv
 from geodata.writers.geojson import write_geojson
 
 __all__ = [
+    "ROUTE_COLUMNS",
+    "label_routes",
+    "route_curve",
+    "route_rule",
+    "write_route_plan",
+    "write_cost_curve",
     "SITE_COLUMNS",
     "label_sites",
     "cost_curve",
@@ -116,9 +123,9 @@ def label_sites(plan: SitePlan) -> pd.DataFrame:
 def cost_curve(labelled: pd.DataFrame, plan: SitePlan) -> pd.DataFrame:
     """People reached against sites and cost, nationally and per province of both versions.
 
-    Columns ``plan, scope, version, code, name, sites, people, cost, people_in_need, share``; a
-    province's curve follows the national order restricted to its sites (the plan is national:
-    the curve says what the national plan does for the province).
+    Columns ``plan, scope, version, code, name, built, km, people, cost, people_in_need, share``
+    (``built``: sites; ``km`` is for fibre plans); a province's curve follows the national order
+    restricted to its sites (the plan is national: the curve says what it does for the province).
     """
     provinces = {v: load_provinces(v, simplified=True) for v in BOUNDARY_VERSIONS}
     need_codes = assign_provinces(plan.targets, provinces, study_area=False)
@@ -130,7 +137,8 @@ def cost_curve(labelled: pd.DataFrame, plan: SitePlan) -> pd.DataFrame:
                 "version": "",
                 "code": "VN",
                 "name": "Việt Nam",
-                "sites": labelled["rank"].to_numpy(),
+                "built": labelled["rank"].to_numpy(),
+                "km": np.nan,
                 "people": labelled["people_cumulative"].to_numpy(),
                 "cost": labelled["cost_cumulative"].to_numpy(),
                 "people_in_need": round(plan.people_in_need, 1),
@@ -151,7 +159,8 @@ def cost_curve(labelled: pd.DataFrame, plan: SitePlan) -> pd.DataFrame:
                         "version": v,
                         "code": code,
                         "name": names.get(code, ""),
-                        "sites": np.arange(1, len(part) + 1),
+                        "built": np.arange(1, len(part) + 1),
+                        "km": np.nan,
                         "people": part["people_new"].cumsum().round(1).to_numpy(),
                         "cost": part["cost"].cumsum().to_numpy(),
                         "people_in_need": round(float(need.get(code, 0.0)), 1),
@@ -223,15 +232,9 @@ def write_site_plan(
     prov = {**provenance, "period": quarter, "scope": "national", "site_plan": rule}
     write_csv(labelled, root / f"{base}.csv")
     write_geojson(_points(labelled), root / f"{base}.geojson", provenance=prov)
-    write_csv(curve, root / f"priorities/cost_curve_{quarter}.csv")
     rows += [
         {"path": f"{base}.csv", "scope": "national", "sites": len(labelled)},
         {"path": f"{base}.geojson", "scope": "national", "sites": len(labelled)},
-        {
-            "path": f"priorities/cost_curve_{quarter}.csv",
-            "scope": "national",
-            "sites": len(labelled),
-        },
     ]
     for v in BOUNDARY_VERSIONS:
         groups = labelled.groupby(f"province_{v}", sort=False).indices
@@ -259,3 +262,180 @@ def write_site_plan(
                     }
                 )
     return labelled, curve, pd.DataFrame(rows)
+
+
+#: Columns of the published fibre-route tables, in order.
+ROUTE_COLUMNS = (
+    "rank",
+    "lat",
+    "lng",
+    "h3_res6",
+    "province_34",
+    "province_34_name",
+    "province_63",
+    "province_63_name",
+    "region",
+    "place",
+    "place_km",
+    "people",
+    "cells",
+    "km",
+    "people_per_km",
+    "cost",
+    "route",
+    "fed_from",
+    "people_cumulative",
+    "km_cumulative",
+    "cost_cumulative",
+)
+
+
+def label_routes(plan: RoutePlan) -> pd.DataFrame:
+    """The fibre units with the published columns (:data:`ROUTE_COLUMNS`), in build order."""
+    r = plan.routes
+    regions = load_regions()
+    region_name = regions.drop_duplicates("region_id").set_index("region_id")["region_name_en"]
+    place, place_km = nearest_places(r["lat"].to_numpy(), r["lng"].to_numpy())
+    out = pd.DataFrame({"rank": r["rank"], "lat": r["lat"].round(6), "lng": r["lng"].round(6)})
+    out["h3_res6"] = cells_to_strings(r["parent"].to_numpy(np.uint64))
+    for v in ("34", "63"):
+        code = r[f"code_{v}"].astype(str).to_numpy(dtype=object)
+        out[f"province_{v}"] = code
+        out[f"province_{v}_name"] = (
+            province_names(v)["name"].reindex(code).fillna("").to_numpy(dtype=object)
+        )
+    out["region"] = (
+        region_name.reindex(regions["region_id"].reindex(out["province_63"]).to_numpy())
+        .fillna("")
+        .to_numpy()
+    )
+    out["place"] = place
+    out["place_km"] = np.round(place_km, 2)
+    out["people"] = r["people"].round(1)
+    out["cells"] = r["cells"]
+    out["km"] = r["km"].round(3)
+    out["people_per_km"] = r["people_per_km"].round(1)
+    out["cost"] = r["cost"].round(0)
+    out["route"] = r["route"]
+    out["fed_from"] = r["fed_from"]
+    out["people_cumulative"] = r["people_cumulative"].round(1)
+    out["km_cumulative"] = r["km_cumulative"].round(3)
+    out["cost_cumulative"] = r["cost_cumulative"].round(0)
+    return out[list(ROUTE_COLUMNS)]
+
+
+def route_curve(labelled: pd.DataFrame) -> pd.DataFrame:
+    """People reached against units built, km and cost for the fibre plan: the nation and
+    every province of both versions (national build order restricted to the province)."""
+    need = float(labelled["people"].sum())
+    rows = [
+        pd.DataFrame(
+            {
+                "plan": "fibre_routes",
+                "scope": "nation",
+                "version": "",
+                "code": "VN",
+                "name": "Việt Nam",
+                "built": labelled["rank"].to_numpy(),
+                "km": labelled["km_cumulative"].to_numpy(),
+                "people": labelled["people_cumulative"].to_numpy(),
+                "cost": labelled["cost_cumulative"].to_numpy(),
+                "people_in_need": round(need, 1),
+            }
+        )
+    ]
+    for v in ("34", "63"):
+        names = province_names(v)["name"]
+        for code, part in labelled.groupby(f"province_{v}", sort=True):
+            rows.append(
+                pd.DataFrame(
+                    {
+                        "plan": "fibre_routes",
+                        "scope": "province",
+                        "version": v,
+                        "code": code,
+                        "name": names.get(code, ""),
+                        "built": np.arange(1, len(part) + 1),
+                        "km": part["km"].cumsum().round(3).to_numpy(),
+                        "people": part["people"].cumsum().round(1).to_numpy(),
+                        "cost": part["cost"].cumsum().to_numpy(),
+                        "people_in_need": round(float(part["people"].sum()), 1),
+                    }
+                )
+            )
+    curve = pd.concat(rows, ignore_index=True)
+    curve["share"] = np.where(
+        curve["people_in_need"] > 0, (curve["people"] / curve["people_in_need"]).round(6), 0.0
+    )
+    return curve
+
+
+def route_rule(plan: RoutePlan) -> dict[str, Any]:
+    """What the fibre plan assumed, for provenance."""
+    c = plan.costs
+    return {
+        "units": "fixed gap cells (measured below 25/3 Mbps where people live) grouped by res-6 "
+        "parent within one province (34)",
+        "network": "served cells (fixed class served or underserved)",
+        "route": "shortest of: along the shipped national and provincial roads (Dijkstra), or "
+        "straight to the nearest served cell; straight stretches x the detour factor; units "
+        "chained by a minimum spanning tree (network + units, 6 nearest neighbours)",
+        "order": "a unit once its feeder is built, most people per km of its own fibre first",
+        "detour_factor": c.fibre_detour_factor,
+        "detour_source": c.fibre_detour_source,
+        "fibre_cost_usd_per_km": c.fibre_cost_usd_per_km,
+        "fibre_cost_source": c.fibre_cost_source,
+        "currency": "USD",
+    }
+
+
+def write_route_plan(
+    plan: RoutePlan,
+    quarter: str,
+    out_root: str | Path,
+    provenance: Mapping[str, Any],
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Write the national and per-province fibre-route files; returns (labelled, listing)."""
+    root = Path(out_root)
+    labelled = label_routes(plan)
+    prov = {**provenance, "period": quarter, "scope": "national", "fibre_plan": route_rule(plan)}
+    base = f"priorities/fixed_routes_{quarter}"
+    lines = gpd.GeoDataFrame(labelled, geometry=list(plan.lines), crs=4326)
+    write_csv(labelled, root / f"{base}.csv")
+    write_geojson(lines, root / f"{base}.geojson", provenance=prov)
+    rows: list[dict[str, Any]] = [
+        {"path": f"{base}.csv", "scope": "national", "units": len(labelled)},
+        {"path": f"{base}.geojson", "scope": "national", "units": len(labelled)},
+    ]
+    for v in BOUNDARY_VERSIONS:
+        groups = labelled.groupby(f"province_{v}", sort=False).indices
+        for code, row in province_names(v).iterrows():
+            folder = f"{DOWNLOADS_DIR}/{v}/{code}_{province_slug(str(row['name_ascii']))}"
+            idx = groups.get(code, np.zeros(0, np.int64))
+            stem = f"{folder}/{quarter}_fixed_routes"
+            pprov = {
+                **prov,
+                "scope": "province",
+                "boundary_version": v,
+                "province_code": code,
+                "province_name": str(row["name"]),
+            }
+            write_csv(labelled.iloc[idx], root / f"{stem}.csv")
+            write_geojson(lines.iloc[idx], root / f"{stem}.geojson", provenance=pprov)
+            for ext in ("csv", "geojson"):
+                rows.append(
+                    {
+                        "path": f"{stem}.{ext}",
+                        "scope": "province",
+                        "version": v,
+                        "code": code,
+                        "units": len(idx),
+                    }
+                )
+    return labelled, pd.DataFrame(rows)
+
+
+def write_cost_curve(curves: list[pd.DataFrame], quarter: str, out_root: str | Path) -> Path:
+    """``priorities/cost_curve_{quarter}.csv``: every plan's curve in one table."""
+    table = pd.concat(curves, ignore_index=True)
+    return write_csv(table, Path(out_root) / f"priorities/cost_curve_{quarter}.csv")

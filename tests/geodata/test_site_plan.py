@@ -15,7 +15,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from geodata.planning.costs import PlanCosts
-from geodata.planning.publish import SITE_COLUMNS, cost_curve, label_sites, write_site_plan
+from geodata.planning.publish import (
+    SITE_COLUMNS,
+    cost_curve,
+    label_sites,
+    write_cost_curve,
+    write_site_plan,
+)
 from geodata.planning.sites import mobile_targets, plan_sites
 
 RES = 8
@@ -166,6 +172,7 @@ def test_published_plan_names_places_and_reconciles(national_like, tmp_path):
     targets, people = national_like
     plan = plan_sites(targets, people, n_sites=60, costs=COSTS)
     labelled, curve, listing = write_site_plan(plan, "2026Q3", tmp_path, {"synthetic": True})
+    write_cost_curve([curve], "2026Q3", tmp_path)
     assert list(labelled.columns) == list(SITE_COLUMNS)
     for col in (
         "rank",
@@ -188,7 +195,7 @@ def test_published_plan_names_places_and_reconciles(national_like, tmp_path):
             curve[(curve["scope"] == "province") & (curve["version"] == v)].groupby("code").last()
         )
         assert ends["people"].sum() == pytest.approx(plan.people_reached, abs=1.0)
-        assert ends["sites"].sum() == len(labelled)
+        assert ends["built"].sum() == len(labelled)
     for name in ("mobile_sites_2026Q3.csv", "mobile_sites_2026Q3.geojson", "cost_curve_2026Q3.csv"):
         assert (tmp_path / "priorities" / name).is_file()
     per_province = listing[listing["scope"] == "province"]

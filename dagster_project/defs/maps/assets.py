@@ -186,7 +186,7 @@ def province_downloads(
 @dg.asset(
     automation_condition=dg.AutomationCondition.eager(),
     group_name="maps",
-    deps=[gap_maps, gap_trends, province_downloads, "mobile_site_plan"],
+    deps=[gap_maps, gap_trends, province_downloads, "investment_plan"],
     kinds={"json"},
 )
 def output_manifest(

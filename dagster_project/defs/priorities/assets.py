@@ -8,15 +8,25 @@ import pandas as pd
 from dagster_project.metadata import png_md, provenance_metadata
 from dagster_project.partitions import AllQuarters, by_quarter, quarters
 from dagster_project.resources import InputSource, OutputStore, PipelineSettings
-from geodata.indicators.clusters import gap_mask
+from geodata.indicators.clusters import FIXED_GAP, gap_mask
 from geodata.indicators.service import DEFAULT_THRESHOLDS
 from geodata.maps import (
     cost_curve_chart_png,
     priority_map_png,
+    route_plan_map_png,
     site_plan_map_png,
     source_line,
 )
-from geodata.planning.publish import curve_headline, plan_rule, write_site_plan
+from geodata.planning.publish import (
+    curve_headline,
+    plan_rule,
+    route_curve,
+    route_rule,
+    write_cost_curve,
+    write_route_plan,
+    write_site_plan,
+)
+from geodata.planning.routes import national_road_graph, plan_routes
 from geodata.planning.sites import mobile_targets, plan_sites
 from geodata.priorities import (
     PRIORITIES_DIR,
@@ -204,75 +214,124 @@ _SITE_UI = {
 }
 
 
+#: Columns of the fibre plan's top-20 table in the UI.
+_ROUTE_UI = {
+    "rank": "rank",
+    "place": "near",
+    "province_34_name": "province (34)",
+    "province_63_name": "province (63)",
+    "people": "people",
+    "km": "km of fibre",
+    "people_per_km": "people per km",
+    "route": "route",
+    "cost_cumulative": "cumulative USD",
+}
+
+
+def _md(table: pd.DataFrame, columns: dict[str, str], empty: str) -> dg.MetadataValue:
+    if table.empty:
+        return dg.MetadataValue.md(f"_{empty}_")
+    shown = table[list(columns)].rename(columns=columns)
+    return dg.MetadataValue.md(shown.to_markdown(index=False, floatfmt=",.1f", intfmt=","))
+
+
 @dg.asset(
     automation_condition=dg.AutomationCondition.eager(),
     group_name="priorities",
     partitions_def=quarters,
     kinds={"geojson", "csv", "png"},
-    check_specs=[dg.AssetCheckSpec("site_plan_reconciles", asset="mobile_site_plan")],
+    check_specs=[
+        dg.AssetCheckSpec("site_plan_reconciles", asset="investment_plan"),
+        dg.AssetCheckSpec("fibre_plan_holds_every_gap_person", asset="investment_plan"),
+    ],
 )
-def mobile_site_plan(
+def investment_plan(
     context: dg.AssetExecutionContext,
     inputs: InputSource,
     outputs: OutputStore,
     settings: PipelineSettings,
     gap_cells: pd.DataFrame,
 ):
-    """Where the next mobile sites go: up to `plan_sites` sites (default 1,000), each placed
-    where it reaches the most people still without 4G that earlier sites do not reach (exact
-    lazy greedy over res-8 cells, a named radius and unit cost), with the nearest place, the
-    provinces of both versions, people and cost; the cost curve nationally and per province."""
+    """Where the next towers and fibre runs go. Mobile: up to `plan_sites` sites (default
+    1,000), each where it reaches the most people still without 4G that earlier sites do not
+    reach (exact lazy greedy, named radius and unit cost). Fixed: every gap area split into
+    res-6 units within one province, each connected to the served network along the roads (or
+    straight x a detour factor), chained by a minimum spanning tree, ranked by people per km.
+    Both with place, provinces of both versions, people and cost; the cost curves nationally and
+    per province."""
     t0 = time.perf_counter()
     inv = inputs.inventory()
     quarter = context.partition_key
     targets, people = mobile_targets(gap_cells)
     plan = plan_sites(targets, people, n_sites=settings.plan_sites)
-    planned = time.perf_counter() - t0
+    t_sites = time.perf_counter() - t0
+    t1 = time.perf_counter()
+    routes = plan_routes(gap_cells, national_road_graph())
+    t_routes = time.perf_counter() - t1
     prov = provenance_record(
         inv, quarter=quarter, h3_resolution=settings.h3_resolution, thresholds=DEFAULT_THRESHOLDS
     )
     labelled, curve, listing = write_site_plan(plan, quarter, outputs.root(), prov)
+    fibre, fibre_listing = write_route_plan(routes, quarter, outputs.root(), prov)
+    fcurve = route_curve(fibre)
+    write_cost_curve([curve, fcurve], quarter, outputs.root())
     source = source_line(inv.sample)
+    provinces = load_provinces("34", simplified=True)
     png = site_plan_map_png(
         labelled,
-        load_provinces("34", simplified=True),
+        provinces,
         title=f"Mobile plan: {len(labelled):,} sites ranked by people reached, {quarter}",
         sample=inv.sample,
         source=source,
     )
     atomic_write_bytes(outputs.file("maps", f"mobile_sites_{quarter}.png"), png)
+    rpng = route_plan_map_png(
+        fibre,
+        routes.lines,
+        provinces,
+        title=f"Fixed plan: {len(fibre):,} fibre extensions by people per km, {quarter}",
+        sample=inv.sample,
+        source=source,
+    )
+    atomic_write_bytes(outputs.file("maps", f"fixed_routes_{quarter}.png"), rpng)
     chart = cost_curve_chart_png(
-        curve,
-        title=f"People reached by the mobile plan, {quarter}",
+        pd.concat([curve, fcurve], ignore_index=True),
+        title=f"People reached by the plans, {quarter}",
         sample=inv.sample,
         source=source,
     )
     atomic_write_bytes(outputs.file("maps", f"cost_curve_{quarter}.png"), chart)
-    top = labelled.head(TOP_N)[list(_SITE_UI)].rename(columns=_SITE_UI)
     meta: dict = provenance_metadata(inv, quarter=quarter)
     meta.update(
         {
-            "rule": dg.MetadataValue.json(plan_rule(plan)),
-            "sites": len(labelled),
-            "people_in_need": round(plan.people_in_need),
-            "people_reached": round(plan.people_reached),
-            "cost_curve": curve_headline(labelled),
-            f"top{TOP_N}": dg.MetadataValue.md(
-                top.to_markdown(index=False, floatfmt=",.1f", intfmt=",")
-                if len(top)
-                else "_no site reaches anyone_"
-            ),
-            "map": png_md(png, "planned mobile sites"),
-            "cost_curve_chart": png_md(chart, "cost curve"),
-            "national_csv": dg.MetadataValue.path(
+            "mobile_rule": dg.MetadataValue.json(plan_rule(plan)),
+            "mobile_sites": len(labelled),
+            "mobile_people_in_need": round(plan.people_in_need),
+            "mobile_people_reached": round(plan.people_reached),
+            "mobile_cost_curve": curve_headline(labelled),
+            f"mobile_top{TOP_N}": _md(labelled.head(TOP_N), _SITE_UI, "no site reaches anyone"),
+            "mobile_map": png_md(png, "planned mobile sites"),
+            "fixed_rule": dg.MetadataValue.json(route_rule(routes)),
+            "fixed_units": len(fibre),
+            "fixed_people": round(float(fibre["people"].sum())),
+            "fixed_km": round(float(fibre["km"].sum()), 1),
+            "fixed_cost_usd": round(float(fibre["cost"].sum())),
+            f"fixed_top{TOP_N}": _md(fibre.head(TOP_N), _ROUTE_UI, "no fixed gap"),
+            "fixed_map": png_md(rpng, "planned fibre extensions"),
+            "cost_curve_chart": png_md(chart, "cost curves"),
+            "mobile_csv": dg.MetadataValue.path(
                 str(outputs.file(PRIORITIES_DIR, f"mobile_sites_{quarter}.csv"))
             ),
-            "files": len(listing),
-            "seconds_plan": round(planned, 2),
+            "fixed_csv": dg.MetadataValue.path(
+                str(outputs.file(PRIORITIES_DIR, f"fixed_routes_{quarter}.csv"))
+            ),
+            "files": len(listing) + len(fibre_listing) + 1,
+            "seconds_sites": round(t_sites, 2),
+            "seconds_routes": round(t_routes, 2),
             "seconds_total": round(time.perf_counter() - t0, 2),
         }
     )
-    yield dg.Output(labelled, metadata=meta)
+    yield dg.Output({"sites": labelled, "routes": fibre}, metadata=meta)
 
     # the plan's people are the targets' people it reaches; each target is reached at most once
     reached = float(people[plan.reached_by > 0].sum())
@@ -287,4 +346,11 @@ def mobile_site_plan(
             "people_reached_by_targets": round(reached, 1),
             "people_listed": round(listed, 1),
         },
+    )
+    gap_people = float(gap_cells.loc[gap_mask(gap_cells, FIXED_GAP), "population"].sum())
+    in_units = float(routes.routes["people"].sum()) if len(routes.routes) else 0.0
+    yield dg.AssetCheckResult(
+        check_name="fibre_plan_holds_every_gap_person",
+        passed=abs(gap_people - in_units) <= 1e-6 * max(1.0, gap_people),
+        metadata={"fixed_gap_people": round(gap_people, 1), "people_in_units": round(in_units, 1)},
     )
