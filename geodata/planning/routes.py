@@ -4,7 +4,9 @@ the served network along the roads, units chained where that is cheaper, ranked 
 **Units.** The fixed gap cells (populated res-8 cells whose measured fixed broadband is below the
 unserved threshold, :data:`geodata.indicators.clusters.FIXED_GAP`) are grouped by their res-6
 parent (~36 km²) *within one province* (34-province code), so a unit is one tender in one
-province. A unit's anchor is its population-weighted centre.
+province. A unit is reported at its population-weighted centre, and connects to the network at
+its cell that is cheapest to reach (the fibre inside the unit, to its other cells, is not part of
+the plan's km).
 
 **Reaching the network.** The road graph is built once from the shipped national and provincial
 roads: every vertex a node, every segment an edge of its great-circle length, and each line's
@@ -12,8 +14,8 @@ ends joined to the nearest vertex of another line within :data:`JOIN_KM` (the fi
 not noded at junctions). Served cells (fixed class served or underserved) enter the graph at
 their nearest road vertex; one multi-source Dijkstra (``scipy.sparse.csgraph``) gives every
 vertex its fibre distance to the network. A unit reaches the network either along the roads
-(straight from its anchor to its nearest vertex, then the road path) or straight to the nearest
-served cell, whichever is shorter; every straight stretch is multiplied by the stated detour
+(straight from a cell to its nearest vertex, then the road path) or straight to the nearest
+served cell, whichever is shorter, from whichever of its cells is cheapest; every straight stretch is multiplied by the stated detour
 factor (:class:`~geodata.planning.costs.PlanCosts`).
 
 **Chaining.** As in the ITU/Giga connectivity models, units are then joined by a minimum
@@ -189,6 +191,9 @@ def fibre_units(cells: pd.DataFrame, unit_res: int = UNIT_RES) -> pd.DataFrame:
     g["lng"] = g["wlng"] / g["people"]
     g = g.drop(columns=["wlat", "wlng"])
     g.insert(0, "unit", np.arange(len(g), dtype=np.int64))
+    key = pd.MultiIndex.from_frame(g[["parent", "code_34"]])
+    member_unit = key.get_indexer(pd.MultiIndex.from_frame(df[["parent", "code_34"]]))
+    g.attrs["members"] = pd.DataFrame({"unit": member_unit, "lat": lat, "lng": lng})
     return g
 
 
@@ -243,16 +248,28 @@ def plan_routes(
         return RoutePlan(empty, np.zeros(0, dtype=object), costs)
     s_lat, s_lng = cells_to_latlng(served["cell"].to_numpy(np.uint64))
     u_lat, u_lng = units["lat"].to_numpy(), units["lng"].to_numpy()
-    # straight to the nearest served cell
+    # every gap cell's way to the network: straight to the nearest served cell, or straight to
+    # its nearest road vertex and then along the roads; a unit connects at its cheapest cell
+    members = units.attrs["members"]
+    c_lat, c_lng = members["lat"].to_numpy(), members["lng"].to_numpy()
     s_tree = cKDTree(_xyz(s_lat, s_lng))
-    chord, s_idx = s_tree.query(_xyz(u_lat, u_lng))
-    straight = _chord_to_km(chord) * detour
-    # along the roads
+    chord, c_served = s_tree.query(_xyz(c_lat, c_lng))
+    c_straight = _chord_to_km(chord) * detour
     road_km, pred, entry = _network_access(graph, s_lat, s_lng, detour)
-    u_node, u_snap = graph.nearest(u_lat, u_lng)
-    via_road = road_km[u_node] + u_snap * detour
-    to_net = np.minimum(straight, via_road)
-    by_road = via_road < straight
+    c_node, c_snap = graph.nearest(c_lat, c_lng)
+    c_road = road_km[c_node] + c_snap * detour
+    c_access = np.minimum(c_straight, c_road)
+    best = (
+        pd.DataFrame({"unit": members["unit"].to_numpy(), "access": c_access})
+        .sort_values(["unit", "access"], kind="stable")
+        .drop_duplicates("unit")
+    )
+    at = np.empty(m, dtype=np.int64)
+    at[best["unit"].to_numpy()] = best.index.to_numpy()  # member row where each unit connects
+    to_net = c_access[at]
+    by_road = c_road[at] < c_straight[at]
+    u_node, s_idx = c_node[at], c_served[at]
+    a_lat, a_lng = c_lat[at], c_lng[at]
     # minimum spanning tree over network (node 0) and units (1..m)
     k = min(neighbours, m - 1)
     rows, cols, w = [np.zeros(m, np.int64)], [np.arange(1, m + 1)], [to_net]
@@ -294,7 +311,7 @@ def plan_routes(
         if p >= 0:
             lines[u] = shapely.LineString([(u_lng[u], u_lat[u]), (u_lng[p], u_lat[p])])
         elif by_road[u]:
-            path = [(u_lng[u], u_lat[u])]
+            path = [(a_lng[u], a_lat[u])]
             v = int(u_node[u])
             n = graph.lat.size
             while 0 <= v < n:
@@ -308,7 +325,7 @@ def plan_routes(
             lines[u] = shapely.LineString(path)
         else:
             j = int(s_idx[u])
-            lines[u] = shapely.LineString([(u_lng[u], u_lat[u]), (s_lng[j], s_lat[j])])
+            lines[u] = shapely.LineString([(a_lng[u], a_lat[u]), (s_lng[j], s_lat[j])])
     routes = units.copy()
     routes["rank"] = rank_of
     routes["km"] = edge_km
