@@ -314,6 +314,26 @@ def _place_labels(x: np.ndarray, y: np.ndarray, half: float = 0.13) -> list[tupl
     return out
 
 
+def _numbered(ax: plt.Axes, x: np.ndarray, y: np.ndarray, ranks: list[int], colour: str) -> None:
+    """Numbered circles for the top entries, placed by :func:`_place_labels`, each tied to its
+    point by a thin line."""
+    for (lx, ly), px, py, rank in zip(
+        _place_labels(x, y), x.tolist(), y.tolist(), ranks, strict=True
+    ):
+        ax.annotate(
+            str(rank),
+            (px, py),
+            xytext=(lx, ly),
+            fontsize=6,
+            ha="center",
+            va="center",
+            color="white",
+            fontweight="bold",
+            arrowprops={"arrowstyle": "-", "lw": 0.4, "color": "black"},
+            bbox={"boxstyle": "circle,pad=0.2", "fc": colour, "ec": "black", "lw": 0.4},
+        )
+
+
 def site_plan_map_png(
     sites: pd.DataFrame,
     provinces: gpd.GeoDataFrame,
@@ -333,21 +353,7 @@ def site_plan_map_png(
     ax.scatter(lng, lat, s=size, c="#d7301f", alpha=0.6, linewidths=0, rasterized=True)
     best = sites.head(top)
     bx, by = best["lng"].to_numpy(float), best["lat"].to_numpy(float)
-    for (lx, ly), px, py, rank in zip(
-        _place_labels(bx, by), bx.tolist(), by.tolist(), best["rank"].tolist(), strict=True
-    ):
-        ax.annotate(
-            str(rank),
-            (px, py),
-            xytext=(lx, ly),
-            fontsize=6,
-            ha="center",
-            va="center",
-            color="white",
-            fontweight="bold",
-            arrowprops={"arrowstyle": "-", "lw": 0.4, "color": "black"},
-            bbox={"boxstyle": "circle,pad=0.2", "fc": "#d7301f", "ec": "black", "lw": 0.4},
-        )
+    _numbered(ax, bx, by, best["rank"].tolist(), "#d7301f")
     islands = _islands(provinces)
     on_islands = (lng >= ISLANDS_FRAME[0]) & (lat <= ISLANDS_FRAME[3])
 
@@ -385,21 +391,7 @@ def route_plan_map_png(
         ax.scatter(routes["lng"], routes["lat"], s=size, c="#fdae61", linewidths=0, alpha=0.8)
         best = routes.head(top)
         bx, by = best["lng"].to_numpy(float), best["lat"].to_numpy(float)
-        for (lx, ly), px, py, rank in zip(
-            _place_labels(bx, by), bx.tolist(), by.tolist(), best["rank"].tolist(), strict=True
-        ):
-            ax.annotate(
-                str(rank),
-                (px, py),
-                xytext=(lx, ly),
-                fontsize=6,
-                ha="center",
-                va="center",
-                color="white",
-                fontweight="bold",
-                arrowprops={"arrowstyle": "-", "lw": 0.4, "color": "black"},
-                bbox={"boxstyle": "circle,pad=0.2", "fc": "#2c7bb6", "ec": "black", "lw": 0.4},
-            )
+        _numbered(ax, bx, by, best["rank"].tolist(), "#2c7bb6")
     islands = _islands(provinces)
     islands_panel(
         ax, lambda panel: islands.plot(ax=panel, color="#f2f2f2", edgecolor="#555555", lw=0.5)

@@ -212,6 +212,38 @@ def _points(table: pd.DataFrame) -> gpd.GeoDataFrame:
     )
 
 
+def _per_province(
+    table: pd.DataFrame,
+    geo: gpd.GeoDataFrame,
+    name: str,
+    root: Path,
+    provenance: Mapping[str, Any],
+) -> list[dict[str, Any]]:
+    """``downloads/{version}/{code}_{slug}/{name}.{csv,geojson}`` for every province of both
+    versions (empty files where a province has no row), national order kept; the listing."""
+    rows: list[dict[str, Any]] = []
+    for v in BOUNDARY_VERSIONS:
+        groups = table.groupby(f"province_{v}", sort=False).indices
+        for code, row in province_names(v).iterrows():
+            folder = f"{DOWNLOADS_DIR}/{v}/{code}_{province_slug(str(row['name_ascii']))}"
+            idx = groups.get(code, np.zeros(0, np.int64))
+            pprov = {
+                **provenance,
+                "scope": "province",
+                "boundary_version": v,
+                "province_code": code,
+                "province_name": str(row["name"]),
+            }
+            write_csv(table.iloc[idx], root / f"{folder}/{name}.csv")
+            write_geojson(geo.iloc[idx], root / f"{folder}/{name}.geojson", provenance=pprov)
+            for ext in ("csv", "geojson"):
+                rows.append(
+                    {"path": f"{folder}/{name}.{ext}", "scope": "province", "version": v,
+                     "code": code, "rows": len(idx)}
+                )  # fmt: skip
+    return rows
+
+
 def write_site_plan(
     plan: SitePlan,
     quarter: str,
@@ -221,7 +253,7 @@ def write_site_plan(
     """Write the national and per-province site files and the cost curve.
 
     Returns ``(labelled sites, cost curve, listing)``; the listing has ``path, scope, version,
-    code, sites`` with paths relative to ``out_root``.
+    code, rows`` with paths relative to ``out_root``.
     """
     root = Path(out_root)
     labelled = label_sites(plan)
@@ -233,34 +265,10 @@ def write_site_plan(
     write_csv(labelled, root / f"{base}.csv")
     write_geojson(_points(labelled), root / f"{base}.geojson", provenance=prov)
     rows += [
-        {"path": f"{base}.csv", "scope": "national", "sites": len(labelled)},
-        {"path": f"{base}.geojson", "scope": "national", "sites": len(labelled)},
+        {"path": f"{base}.csv", "scope": "national", "rows": len(labelled)},
+        {"path": f"{base}.geojson", "scope": "national", "rows": len(labelled)},
     ]
-    for v in BOUNDARY_VERSIONS:
-        groups = labelled.groupby(f"province_{v}", sort=False).indices
-        for code, row in province_names(v).iterrows():
-            folder = f"{DOWNLOADS_DIR}/{v}/{code}_{province_slug(str(row['name_ascii']))}"
-            part = labelled.iloc[groups.get(code, np.zeros(0, np.int64))]
-            stem = f"{folder}/{quarter}_mobile_sites"
-            pprov = {
-                **prov,
-                "scope": "province",
-                "boundary_version": v,
-                "province_code": code,
-                "province_name": str(row["name"]),
-            }
-            write_csv(part, root / f"{stem}.csv")
-            write_geojson(_points(part), root / f"{stem}.geojson", provenance=pprov)
-            for ext in ("csv", "geojson"):
-                rows.append(
-                    {
-                        "path": f"{stem}.{ext}",
-                        "scope": "province",
-                        "version": v,
-                        "code": code,
-                        "sites": len(part),
-                    }
-                )
+    rows += _per_province(labelled, _points(labelled), f"{quarter}_mobile_sites", root, prov)
     return labelled, curve, pd.DataFrame(rows)
 
 
@@ -404,34 +412,10 @@ def write_route_plan(
     write_csv(labelled, root / f"{base}.csv")
     write_geojson(lines, root / f"{base}.geojson", provenance=prov)
     rows: list[dict[str, Any]] = [
-        {"path": f"{base}.csv", "scope": "national", "units": len(labelled)},
-        {"path": f"{base}.geojson", "scope": "national", "units": len(labelled)},
+        {"path": f"{base}.csv", "scope": "national", "rows": len(labelled)},
+        {"path": f"{base}.geojson", "scope": "national", "rows": len(labelled)},
     ]
-    for v in BOUNDARY_VERSIONS:
-        groups = labelled.groupby(f"province_{v}", sort=False).indices
-        for code, row in province_names(v).iterrows():
-            folder = f"{DOWNLOADS_DIR}/{v}/{code}_{province_slug(str(row['name_ascii']))}"
-            idx = groups.get(code, np.zeros(0, np.int64))
-            stem = f"{folder}/{quarter}_fixed_routes"
-            pprov = {
-                **prov,
-                "scope": "province",
-                "boundary_version": v,
-                "province_code": code,
-                "province_name": str(row["name"]),
-            }
-            write_csv(labelled.iloc[idx], root / f"{stem}.csv")
-            write_geojson(lines.iloc[idx], root / f"{stem}.geojson", provenance=pprov)
-            for ext in ("csv", "geojson"):
-                rows.append(
-                    {
-                        "path": f"{stem}.{ext}",
-                        "scope": "province",
-                        "version": v,
-                        "code": code,
-                        "units": len(idx),
-                    }
-                )
+    rows += _per_province(labelled, lines, f"{quarter}_fixed_routes", root, prov)
     return labelled, pd.DataFrame(rows)
 
 
