@@ -9,6 +9,11 @@ with the manifest; a size or digest that differs means a refresh is in progress,
 The ``ETag`` is the manifest sha256, ``Last-Modified`` the file's modification time;
 ``If-None-Match`` (weak comparison, RFC 9110 13.1.2) takes precedence over
 ``If-Modified-Since``.
+
+Interrupted downloads resume: a single byte range (``Range: bytes=a-b``, ``a-`` or ``-n``,
+RFC 9110 14) is answered ``206 Partial Content`` with ``Content-Range``, an unsatisfiable one
+``416`` with ``Content-Range: bytes */size``; ``If-Range`` with another ETag (or a date other than
+``Last-Modified``) sends the whole file, as does a request for several ranges.
 """
 
 from __future__ import annotations
@@ -35,6 +40,7 @@ __all__ = [
     "media_type",
     "etag_matches",
     "file_response",
+    "parse_range",
 ]
 
 #: Content-Type by extension; anything else is ``application/octet-stream``.
@@ -115,13 +121,69 @@ def _sha256_fd(fd: int) -> str:
     return h.hexdigest()
 
 
-class _DescriptorResponse(Response):
-    """Streams ``size`` bytes of an open file descriptor, which it closes when done or aborted."""
+def parse_range(header: str, size: int) -> tuple[int, int] | None | bool:
+    """The byte range ``(first, last)`` (inclusive) a ``Range`` header asks of a ``size``-byte
+    file; ``None`` when the header is to be ignored (not bytes, malformed, several ranges);
+    ``False`` when it is unsatisfiable (416).
 
-    def __init__(self, fd: int, size: int, headers: dict[str, str], media_type: str) -> None:
-        super().__init__(status_code=200, headers=headers, media_type=media_type)
+    >>> parse_range("bytes=0-99", 1000), parse_range("bytes=-100", 1000), parse_range("bytes=990-", 1000)
+    ((0, 99), (900, 999), (990, 999))
+    >>> parse_range("bytes=1000-", 1000), parse_range("bytes=0-1,5-9", 1000)
+    (False, None)
+    """
+    unit, _, spec = header.strip().partition("=")
+    if unit.strip().lower() != "bytes" or not spec or "," in spec:
+        return None
+    first, dash, last = spec.strip().partition("-")
+    if not dash:
+        return None
+    first, last = first.strip(), last.strip()
+    if not (first.isdigit() or first == "") or not (last.isdigit() or last == ""):
+        return None
+    if first == "":
+        if last == "":
+            return None
+        n = int(last)
+        if n == 0 or size == 0:
+            return False
+        return (max(size - n, 0), size - 1)
+    a = int(first)
+    b = size - 1 if last == "" else min(int(last), size - 1)
+    if last != "" and int(last) < a:
+        return None  # invalid range: ignore the header (RFC 9110 14.1.1)
+    if a >= size:
+        return False
+    return (a, b)
+
+
+def _if_range_holds(header: str | None, etag: str, last_modified: str) -> bool:
+    """``If-Range`` absent or matching: a strong ETag equal to ours, or exactly our date."""
+    if header is None:
+        return True
+    header = header.strip()
+    if header.startswith('"'):
+        return header == etag
+    return header == last_modified
+
+
+class _DescriptorResponse(Response):
+    """Streams ``size`` bytes of an open file descriptor from ``start``, which it closes when
+    done or aborted."""
+
+    def __init__(
+        self,
+        fd: int,
+        size: int,
+        headers: dict[str, str],
+        media_type: str,
+        *,
+        start: int = 0,
+        status_code: int = 200,
+    ) -> None:
+        super().__init__(status_code=status_code, headers=headers, media_type=media_type)
         self.fd = fd
         self.size = size
+        self.start = start
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         try:
@@ -135,7 +197,7 @@ class _DescriptorResponse(Response):
             offset = 0
             while offset < self.size:
                 n = min(_CHUNK, self.size - offset)
-                chunk = await anyio.to_thread.run_sync(os.pread, self.fd, n, offset)
+                chunk = await anyio.to_thread.run_sync(os.pread, self.fd, n, self.start + offset)
                 if not chunk:  # cannot happen on the inode we hold open, unless truncated in place
                     raise OSError(f"file shrank to {offset} bytes while being sent")
                 offset += len(chunk)
@@ -196,6 +258,7 @@ async def file_response(
             "Cache-Control": CACHE_CONTROL,
             "Content-Disposition": _content_disposition(entry.download_name),
             "X-Content-Type-Options": "nosniff",
+            "Accept-Ranges": "bytes",
         }
         inm = request.headers.get("if-none-match")
         ims = request.headers.get("if-modified-since")
@@ -216,14 +279,30 @@ async def file_response(
                 )
             verified[key] = digest
 
-        headers["Content-Length"] = str(st.st_size)
+        wanted = request.headers.get("range")
+        span = None
+        if wanted is not None and _if_range_holds(
+            request.headers.get("if-range"), etag, headers["Last-Modified"]
+        ):
+            span = parse_range(wanted, st.st_size)
+        if span is False:
+            os.close(fd)
+            headers["Content-Range"] = f"bytes */{st.st_size}"
+            return Response(status_code=416, headers=headers)
+        start, length, status = 0, st.st_size, 200
+        if span is not None:
+            start, length, status = span[0], span[1] - span[0] + 1, 206
+            headers["Content-Range"] = f"bytes {span[0]}-{span[1]}/{st.st_size}"
+        headers["Content-Length"] = str(length)
         if request.method == "HEAD":
             os.close(fd)
-            return Response(status_code=200, headers=headers, media_type=media_type(entry.path))
+            return Response(status_code=status, headers=headers, media_type=media_type(entry.path))
     except BaseException:
         try:
             os.close(fd)
         except OSError:
             pass
         raise
-    return _DescriptorResponse(fd, st.st_size, headers, media_type(entry.path))
+    return _DescriptorResponse(
+        fd, length, headers, media_type(entry.path), start=start, status_code=status
+    )

@@ -530,3 +530,40 @@ def test_every_page_says_synthetic_when_the_outputs_are_sample_data(shared_clien
     page = shared_client.get(path)
     assert page.status_code == 200
     assert "SYNTHETIC sample data" in page.text
+
+
+def test_interrupted_download_resumes_with_206(shared_client, built_output):
+    """Range requests: the right bytes, 206 with Content-Range; 416 past the end; If-Range with
+    another ETag, and several ranges, get the whole file."""
+    url = "/files/" + CELLS_01
+    body = (built_output / CELLS_01).read_bytes()
+    size = len(body)
+    whole = shared_client.get(url, headers=IDENTITY)
+    assert whole.headers["accept-ranges"] == "bytes"
+    etag = whole.headers["etag"]
+    for spec, (a, b) in {
+        "bytes=0-99": (0, 99),
+        "bytes=100-": (100, size - 1),
+        "bytes=-50": (size - 50, size - 1),
+        f"bytes=10-{size + 500}": (10, size - 1),
+    }.items():
+        r = shared_client.get(url, headers={**IDENTITY, "Range": spec})
+        assert r.status_code == 206, spec
+        assert r.content == body[a : b + 1], spec
+        assert r.headers["content-range"] == f"bytes {a}-{b}/{size}"
+        assert r.headers["content-length"] == str(b - a + 1)
+    # a resumed download put together from two parts is the file
+    first = shared_client.get(url, headers={**IDENTITY, "Range": "bytes=0-1000"}).content
+    rest = shared_client.get(url, headers={**IDENTITY, "Range": "bytes=1001-", "If-Range": etag})
+    assert rest.status_code == 206 and first + rest.content == body
+    gone = shared_client.get(url, headers={**IDENTITY, "Range": f"bytes={size}-"})
+    assert gone.status_code == 416 and gone.headers["content-range"] == f"bytes */{size}"
+    changed = shared_client.get(url, headers={**IDENTITY, "Range": "bytes=0-9", "If-Range": '"x"'})
+    assert changed.status_code == 200 and changed.content == body
+    several = shared_client.get(url, headers={**IDENTITY, "Range": "bytes=0-9,20-29"})
+    assert several.status_code == 200 and several.content == body
+    head = shared_client.head(url, headers={**IDENTITY, "Range": "bytes=0-9"})
+    assert head.status_code == 206 and head.headers["content-length"] == "10"
+    # gzip is never applied to a part
+    part = shared_client.get(url, headers={"Accept-Encoding": "gzip", "Range": "bytes=0-999"})
+    assert part.status_code == 206 and "content-encoding" not in part.headers
