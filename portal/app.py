@@ -148,6 +148,7 @@ def create_app(output_dir: str | PathLike[str]) -> Starlette:
             version,
             request.query_params.get("period") or None,
             request.query_params.get("province") or None,
+            request.query_params.get("layers") or None,
         )
         return render(env, "map.html", **ctx)
 

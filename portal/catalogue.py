@@ -172,6 +172,12 @@ class Catalogue:
                 return f
         return None
 
+    def plan_file(self, kind: str, period: str) -> FileEntry | None:
+        """The national GeoJSON of an investment plan (``mobile_sites`` or ``fixed_routes``) for
+        ``period``, if published (``priorities/{kind}_{period}.geojson``)."""
+        f = self.files.get(f"priorities/{kind}_{period}.geojson")
+        return f if f is not None and f.suffix == "geojson" else None
+
     def province_files(self, version: str, period: str, kind: str) -> dict[str, FileEntry]:
         """Per-province GeoJSON files of one kind (``cells``/``summary``) and period, by code."""
         out = {}

@@ -321,7 +321,11 @@ def province_context(catalogue: Catalogue, province: Province) -> dict[str, Any]
 
 
 def map_context(
-    catalogue: Catalogue, version: str, period: str | None, province: str | None
+    catalogue: Catalogue,
+    version: str,
+    period: str | None,
+    province: str | None,
+    layers: str | None = None,
 ) -> dict[str, Any]:
     """What ``map.html`` shows and the JSON configuration its script reads.
 
@@ -351,6 +355,12 @@ def map_context(
         "summary_url": summary.url if summary else None,
         "cells": {code: f.url for code, f in cells.items()},
         "province": province,
+        # plan overlays switched on from the start (a link can show them: ?layers=sites,fibre)
+        "show": sorted({x.strip() for x in (layers or "").split(",")} & {"sites", "fibre"}),
+        "plans": {
+            kind: (f.url if (f := catalogue.plan_file(kind, period)) else None) if period else None
+            for kind in ("mobile_sites", "fixed_routes")
+        },
     }
     return {
         "sample": catalogue.sample,

@@ -164,6 +164,57 @@
     return response.json();
   }
 
+  // Investment plan layers (national, this quarter): overlays the user switches on.
+  const SITE_ROWS = [
+    ["Hạng", "Rank", "rank", int],
+    ["Gần", "Near", "place", text],
+    ["Tỉnh (34)", "Province (34)", "province_34_name", text],
+    ["Tỉnh (63)", "Province (63)", "province_63_name", text],
+    ["Người được phủ sóng mới", "People newly reached", "people_new", int],
+    ["Cộng dồn", "Cumulative people", "people_cumulative", int],
+    ["Chi phí cộng dồn (USD)", "Cumulative cost (USD)", "cost_cumulative", int],
+  ];
+  const ROUTE_ROWS = [
+    ["Hạng", "Rank", "rank", int],
+    ["Gần", "Near", "place", text],
+    ["Tỉnh (34)", "Province (34)", "province_34_name", text],
+    ["Số người", "People", "people", int],
+    ["Km cáp quang mới", "km of new fibre", "km", function (x) { return dec.format(x) + " km"; }],
+    ["Người trên km", "People per km", "people_per_km", int],
+    ["Tuyến", "Route", "route", text],
+    ["Chi phí cộng dồn (USD)", "Cumulative cost (USD)", "cost_cumulative", int],
+  ];
+
+  async function addPlans() {
+    const plans = cfg.plans || {};
+    if (plans.mobile_sites) {
+      const geo = await fetchJSON(plans.mobile_sites);
+      const top = Math.max(1, ...geo.features.map(function (f) { return f.properties.people_new || 0; }));
+      const sites = L.geoJSON(geo, {
+        pointToLayer: function (f, latlng) {
+          const r = 1.5 + 5.5 * Math.sqrt((f.properties.people_new || 0) / top);
+          return L.circleMarker(latlng, { radius: r, color: "#7f0000", weight: 0.6, fillColor: "#d7301f", fillOpacity: 0.75 });
+        },
+        onEachFeature: function (f, layer) {
+          layer.bindPopup(function () { return figures("Trạm đề xuất / Planned site", f.properties, SITE_ROWS); });
+        },
+      });
+      layers.addOverlay(sites, "Trạm di động đề xuất / Planned mobile sites");
+      if ((cfg.show || []).includes("sites")) sites.addTo(map);
+    }
+    if (plans.fixed_routes) {
+      const geo = await fetchJSON(plans.fixed_routes);
+      const routes = L.geoJSON(geo, {
+        style: function () { return { color: "#2c7bb6", weight: 2, opacity: 0.9 }; },
+        onEachFeature: function (f, layer) {
+          layer.bindPopup(function () { return figures("Tuyến cáp quang / Fibre extension", f.properties, ROUTE_ROWS); });
+        },
+      });
+      layers.addOverlay(routes, "Cáp quang đề xuất / Planned fibre");
+      if ((cfg.show || []).includes("fibre")) routes.addTo(map);
+    }
+  }
+
   async function showCells(code, name) {
     if (cellsLayer) {
       layers.removeLayer(cellsLayer);
@@ -237,6 +288,13 @@
       }
     } catch (err) {
       setStatus("error", "Không tải được bản đồ (" + err.message + ").", "could not load the map (" + err.message + ").");
+      return;
+    }
+    try {
+      await addPlans();
+      statusEl.dataset.plans = "ready";
+    } catch (err) {  // the gap map stands without the plan layers
+      statusEl.dataset.plans = "error: " + err.message;
     }
   }
 

@@ -567,3 +567,42 @@ def test_interrupted_download_resumes_with_206(shared_client, built_output):
     # gzip is never applied to a part
     part = shared_client.get(url, headers={"Accept-Encoding": "gzip", "Range": "bytes=0-999"})
     assert part.status_code == 206 and "content-encoding" not in part.headers
+
+
+def test_map_offers_the_investment_plans_of_its_quarter(output_dir):
+    """The plan layers (planned sites, planned fibre) are offered on the map when published."""
+    import geopandas as gpd
+    import shapely
+
+    from geodata.publish import build_manifest
+    from geodata.writers.geojson import write_geojson
+
+    assert _map_config(TestClient(create_app(output_dir)).get("/map/34").text)["plans"] == {
+        "mobile_sites": None,
+        "fixed_routes": None,
+    }
+    pri = output_dir / "priorities"
+    pri.mkdir(exist_ok=True)
+    sites = gpd.GeoDataFrame(
+        {"rank": [1], "place": ["Mê Linh"], "people_new": [61149.2]},
+        geometry=[shapely.Point(105.73, 21.17)],
+        crs=4326,
+    )
+    routes = gpd.GeoDataFrame(
+        {"rank": [1], "place": ["Hưng Hà"], "km": [1.2]},
+        geometry=[shapely.LineString([(106.2, 20.6), (106.21, 20.61)])],
+        crs=4326,
+    )
+    write_geojson(sites, pri / f"mobile_sites_{PERIOD}.geojson")
+    write_geojson(routes, pri / f"fixed_routes_{PERIOD}.geojson")
+    build_manifest(output_dir)
+    client = TestClient(create_app(output_dir))
+    plans = _map_config(client.get("/map/34").text)["plans"]
+    assert plans == {
+        "mobile_sites": f"/files/priorities/mobile_sites_{PERIOD}.geojson",
+        "fixed_routes": f"/files/priorities/fixed_routes_{PERIOD}.geojson",
+    }
+    got = client.get(plans["mobile_sites"]).json()
+    assert got["features"][0]["properties"]["place"] == "Mê Linh"
+    js = client.get("/static/map.js").text
+    assert "Planned mobile sites" in js and "Planned fibre" in js
