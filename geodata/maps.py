@@ -18,7 +18,10 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
+import shapely  # noqa: E402
+from matplotlib.collections import LineCollection, PathCollection  # noqa: E402
 from matplotlib.patches import Patch  # noqa: E402
+from matplotlib.path import Path as MplPath  # noqa: E402
 
 from geodata.reference import ATTRIBUTION  # noqa: E402
 
@@ -32,6 +35,7 @@ __all__ = [
     "site_plan_map_png",
     "cost_curve_chart_png",
     "route_plan_map_png",
+    "province_plan_map_png",
     "source_line",
     "ARCHIPELAGOS",
     "ISLANDS_FRAME",
@@ -295,14 +299,18 @@ _LABEL_OFFSETS = tuple(
 )
 
 
-def _place_labels(x: np.ndarray, y: np.ndarray, half: float = 0.13) -> list[tuple[float, float]]:
+def _place_labels(
+    x: np.ndarray, y: np.ndarray, half: float = 0.13, scale: float = 1.0
+) -> list[tuple[float, float]]:
     """Label positions near each point that overlap no other label nor another point: each
     label takes the first offset whose box (``2 * half`` degrees square) is free."""
     boxes: list[tuple[float, float]] = []
     out: list[tuple[float, float]] = []
+    half *= scale
+    offsets = [(dx * scale, dy * scale) for dx, dy in _LABEL_OFFSETS]
     for px, py in zip(x.tolist(), y.tolist(), strict=True):
-        spot = (px + _LABEL_OFFSETS[0][0], py + _LABEL_OFFSETS[0][1])
-        for dx, dy in _LABEL_OFFSETS:
+        spot = (px + offsets[0][0], py + offsets[0][1])
+        for dx, dy in offsets:
             cx, cy = px + dx, py + dy
             clear = all(abs(cx - bx) > 2 * half or abs(cy - by) > 2 * half for bx, by in boxes)
             clear &= bool(np.all((np.abs(cx - x) > half) | (np.abs(cy - y) > half)))
@@ -314,11 +322,13 @@ def _place_labels(x: np.ndarray, y: np.ndarray, half: float = 0.13) -> list[tupl
     return out
 
 
-def _numbered(ax: plt.Axes, x: np.ndarray, y: np.ndarray, ranks: list[int], colour: str) -> None:
-    """Numbered circles for the top entries, placed by :func:`_place_labels`, each tied to its
-    point by a thin line."""
+def _numbered(
+    ax: plt.Axes, x: np.ndarray, y: np.ndarray, ranks: list[int], colour: str, scale: float = 1.0
+) -> None:
+    """Numbered circles for the top entries, placed by :func:`_place_labels` (offsets for a
+    national frame, times ``scale``), each tied to its point by a thin line."""
     for (lx, ly), px, py, rank in zip(
-        _place_labels(x, y), x.tolist(), y.tolist(), ranks, strict=True
+        _place_labels(x, y, scale=scale), x.tolist(), y.tolist(), ranks, strict=True
     ):
         ax.annotate(
             str(rank),
@@ -444,4 +454,92 @@ def cost_curve_chart_png(
             )
     fig.suptitle(_title(title, sample), fontsize=10)
     fig.tight_layout()
+    return _finish(fig, f"{source} {ATTRIBUTION}".strip())
+
+
+def _polygon_collection(geoms: Sequence[object], **style: object) -> PathCollection:
+    """Polygons as one matplotlib collection (GeoDataFrame.plot redraws the whole figure on every
+    call: 3 calls per map cost more than the map)."""
+    paths = []
+    for poly in shapely.get_parts(np.asarray(list(geoms), dtype=object)).tolist():
+        if poly is None or poly.is_empty or poly.geom_type != "Polygon":
+            continue
+        verts, codes = [], []
+        for ring in (poly.exterior, *poly.interiors):
+            c = np.asarray(ring.coords)
+            verts.append(c)
+            codes.append(
+                np.r_[MplPath.MOVETO, np.full(len(c) - 2, MplPath.LINETO), MplPath.CLOSEPOLY]
+            )
+        paths.append(MplPath(np.vstack(verts), np.concatenate(codes).astype(np.uint8)))
+    return PathCollection(paths, **style)
+
+
+def province_plan_map_png(
+    province: gpd.GeoDataFrame,
+    neighbours: gpd.GeoDataFrame,
+    sites: pd.DataFrame,
+    routes: pd.DataFrame,
+    lines: Sequence[object],
+    *,
+    title: str,
+    sample: bool,
+    source: str = "",
+    top: int = 10,
+) -> bytes:
+    """One province's share of the national plans: planned sites (dots sized by people reached,
+    the province's first ``top`` numbered by national rank) and fibre routes, over the province
+    and its neighbours' outlines."""
+    fig, ax = plt.subplots(figsize=(5.5, 5.5))
+    parts = shapely.get_parts(province.geometry.to_numpy())
+    b = shapely.bounds(parts)
+    # Hoàng Sa, Trường Sa (east of 110.2 E, and Trường Sa's westernmost islets south of 9 N):
+    # their own panel, so the mainland frame stays readable
+    far = (b[:, 0] >= ISLANDS_FRAME[0]) | ((b[:, 3] < 9.0) & (b[:, 0] > 108.5))
+    w, s, e, n = shapely.total_bounds(parts[~far]) if (~far).any() else province.total_bounds
+    pad = 0.08 * max(e - w, n - s, 0.05)
+    ax.add_collection(
+        _polygon_collection(
+            neighbours.geometry, facecolor="#f7f7f7", edgecolor="#bbbbbb", linewidths=0.4
+        )
+    )
+    ax.add_collection(
+        _polygon_collection(parts, facecolor="#eeeeee", edgecolor="#555555", linewidths=0.8)
+    )
+    if len(routes):
+        segs = [np.asarray(g.coords) for g in lines if g is not None and not g.is_empty]
+        ax.add_collection(LineCollection(segs, colors="#2c7bb6", linewidths=1.0))
+    if len(sites):
+        people = sites["people_new"].to_numpy(float)
+        size = 4.0 + 60.0 * people / max(people.max(), 1e-9)
+        ax.scatter(sites["lng"], sites["lat"], s=size, c="#d7301f", alpha=0.7, linewidths=0)
+        best = sites.head(top)
+        _numbered(
+            ax,
+            best["lng"].to_numpy(float),
+            best["lat"].to_numpy(float),
+            best["rank"].tolist(),
+            "#d7301f",
+            scale=max(e - w, n - s) / (_MAINLAND[3] - _MAINLAND[1]) * 1.6,
+        )
+    if far.any():
+        islands = parts[far]
+        islands_panel(
+            ax,
+            lambda panel: panel.add_collection(
+                _polygon_collection(
+                    islands, facecolor="#eeeeee", edgecolor="#555555", linewidths=0.5
+                )
+            ),
+        )
+    ax.set_xlim(w - pad, e + pad)
+    ax.set_ylim(s - pad, n + pad)
+    ax.set_aspect(1.0 / np.cos(np.radians((s + n) / 2.0)))
+    ax.set_axis_off()
+    handles = [
+        Patch(color="#d7301f", label=f"planned site (national rank; top {top} of the province)"),
+        Patch(color="#2c7bb6", label="planned fibre"),
+    ]
+    ax.legend(handles=handles, loc="lower left", fontsize=6)
+    ax.set_title(_title(title, sample), fontsize=9)
     return _finish(fig, f"{source} {ATTRIBUTION}".strip())

@@ -22,6 +22,7 @@ from typing import Any
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import shapely
 from scipy.spatial import cKDTree
 
 from geodata.cell_table import assign_provinces
@@ -46,6 +47,7 @@ __all__ = [
     "route_rule",
     "write_route_plan",
     "write_cost_curve",
+    "write_province_plan_maps",
     "SITE_COLUMNS",
     "label_sites",
     "cost_curve",
@@ -423,3 +425,52 @@ def write_cost_curve(curves: list[pd.DataFrame], quarter: str, out_root: str | P
     """``priorities/cost_curve_{quarter}.csv``: every plan's curve in one table."""
     table = pd.concat(curves, ignore_index=True)
     return write_csv(table, Path(out_root) / f"priorities/cost_curve_{quarter}.csv")
+
+
+def write_province_plan_maps(
+    sites: pd.DataFrame,
+    routes: pd.DataFrame,
+    route_lines: Any,
+    quarter: str,
+    out_root: str | Path,
+    *,
+    sample: bool,
+    source: str = "",
+) -> list[str]:
+    """``downloads/{version}/{code}_{slug}/{quarter}_plan.png`` for every province of both
+    versions: the province's planned sites and fibre (national ranks). Returns the paths."""
+    from geodata.maps import province_plan_map_png
+    from geodata.provenance import atomic_write_bytes
+
+    root = Path(out_root)
+    lines = np.asarray(list(route_lines), dtype=object)
+    written = []
+    for v in BOUNDARY_VERSIONS:
+        provinces = load_provinces(v, simplified=True)
+        names = province_names(v)
+        s_groups = sites.groupby(f"province_{v}", sort=False).indices
+        r_groups = routes.groupby(f"province_{v}", sort=False).indices
+        for code, row in names.iterrows():
+            shape = provinces.loc[[code]]
+            w, s, e, n = shape.total_bounds
+            near = provinces.loc[
+                (provinces["code"] != code)
+                & provinces.intersects(shapely.box(w - 0.3, s - 0.3, e + 0.3, n + 0.3))
+            ]
+            si = s_groups.get(code, np.zeros(0, np.int64))
+            ri = r_groups.get(code, np.zeros(0, np.int64))
+            png = province_plan_map_png(
+                shape,
+                near,
+                sites.iloc[si],
+                routes.iloc[ri],
+                list(lines[ri]),
+                title=f"{row['name']}: kế hoạch / plans, {quarter}",
+                sample=sample,
+                source=source,
+            )
+            folder = f"{DOWNLOADS_DIR}/{v}/{code}_{province_slug(str(row['name_ascii']))}"
+            rel = f"{folder}/{quarter}_plan.png"
+            atomic_write_bytes(root / rel, png)
+            written.append(rel)
+    return written

@@ -115,6 +115,18 @@ def test_the_first_run_publishes_with_every_check_passing(first_run):
     assert "downloads/34/04_cao-bang/2026Q3_cells.geojson" in listed
     assert "maps/unserved_by_region.png" in listed or (out / "maps/unserved_by_region.png").exists()
     assert not list((out / "tables").glob("change_*"))  # one quarter: no change table
+    # the investment plans, national and per province, and the province's own plan map
+    for rel in (
+        "priorities/mobile_sites_2026Q3.csv",
+        "priorities/fixed_routes_2026Q3.geojson",
+        "priorities/cost_curve_2026Q3.csv",
+        "downloads/34/04_cao-bang/2026Q3_mobile_sites.csv",
+        "downloads/63/04_cao-bang/2026Q3_fixed_routes.geojson",
+    ):
+        assert rel in listed, rel
+    plan_png = out / "downloads/34/04_cao-bang/2026Q3_plan.png"
+    assert plan_png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert not list((out / "priorities").glob("*_changes_*"))  # one quarter: no plan change
 
 
 def test_the_quarantine_is_empty_and_foreign_rows_are_counted_once(first_run):

@@ -17,12 +17,14 @@ from geodata.maps import (
     site_plan_map_png,
     source_line,
 )
+from geodata.planning.changes import route_plan_changes, site_plan_changes, write_plan_changes
 from geodata.planning.publish import (
     curve_headline,
     plan_rule,
     route_curve,
     route_rule,
     write_cost_curve,
+    write_province_plan_maps,
     write_route_plan,
     write_site_plan,
 )
@@ -148,11 +150,15 @@ def investment_priorities(
     inputs: InputSource,
     outputs: OutputStore,
     gap_clusters: AllQuarters,
+    investment_plan: AllQuarters,
 ) -> dg.Output[dict]:
     """The national top 20 of the latest quarter for each gap kind, and change over time: gap
-    clusters that closed, shrank, grew or are new since the previous quarter (CSV per pair)."""
+    clusters that closed, shrank, grew or are new since the previous quarter, and the plans:
+    the last plan's sites now served, what the new plan adds, fibre units connected (CSV per
+    pair)."""
     inv = inputs.inventory()
     gap_clusters = by_quarter(context, "gap_clusters", gap_clusters)
+    plans = by_quarter(context, "investment_plan", investment_plan)
     periods = sorted(gap_clusters)
     latest = periods[-1]
     summary: dict = {"period": latest, "sample": inv.sample, "kinds": {}}
@@ -192,6 +198,25 @@ def investment_priorities(
         png = outputs.file("maps", f"{kind}_priorities_{latest}.png")
         if png.exists():
             meta[f"{kind}_map_{latest}"] = png_md(png.read_bytes(), f"{kind} priorities")
+    for prev, cur in zip(periods, periods[1:], strict=False):
+        if prev not in plans or cur not in plans:
+            continue
+        a, b = plans[prev], plans[cur]
+        sites = site_plan_changes(a["sites"], b["sites"], b["targets"], b["people"], b["radius_km"])
+        routes = route_plan_changes(a["routes"], b["routes"])
+        files = write_plan_changes(sites, routes, prev, cur, outputs.root())
+        if cur == latest:
+            plan_change = {
+                "since": prev,
+                "mobile_sites": {str(k): int(v) for k, v in sites["status"].value_counts().items()},
+                "people_still_in_need_at_previous_sites": round(
+                    float(sites.loc[sites["status"] == "still needed", "people_in_need_now"].sum())
+                ),
+                "fixed_units": {str(k): int(v) for k, v in routes["status"].value_counts().items()},
+                "files": files,
+            }
+            summary["plan_change"] = plan_change
+            meta["plan_change"] = dg.MetadataValue.json(plan_change)
     if len(periods) < 2:
         summary["change"] = meta["change"] = "no previous quarter: no change since one to report"
     context.log.info(
@@ -301,6 +326,13 @@ def investment_plan(
         source=source,
     )
     atomic_write_bytes(outputs.file("maps", f"cost_curve_{quarter}.png"), chart)
+    t2 = time.perf_counter()
+    province_maps: list[str] = []
+    if quarter == max(inv.quarters, default=quarter):  # per-province maps of the latest quarter
+        province_maps = write_province_plan_maps(
+            labelled, fibre, routes.lines, quarter, outputs.root(), sample=inv.sample, source=source
+        )
+    t_maps = time.perf_counter() - t2
     meta: dict = provenance_metadata(inv, quarter=quarter)
     meta.update(
         {
@@ -328,10 +360,21 @@ def investment_plan(
             "files": len(listing) + len(fibre_listing) + 1,
             "seconds_sites": round(t_sites, 2),
             "seconds_routes": round(t_routes, 2),
+            "province_maps": len(province_maps),
+            "seconds_province_maps": round(t_maps, 2),
             "seconds_total": round(time.perf_counter() - t0, 2),
         }
     )
-    yield dg.Output({"sites": labelled, "routes": fibre}, metadata=meta)
+    yield dg.Output(
+        {
+            "sites": labelled,
+            "routes": fibre,
+            "targets": targets,
+            "people": people,
+            "radius_km": plan.costs.site_radius_km,
+        },
+        metadata=meta,
+    )
 
     # the plan's people are the targets' people it reaches; each target is reached at most once
     reached = float(people[plan.reached_by > 0].sum())
