@@ -45,8 +45,12 @@ def gap_cells_for_bench(cache: Path = CACHE, national: bool = True) -> list[Path
 
         in_dir, _ = ensure_sample(input_dir_for(1.0, None, cache), scale=1.0, national=True)
         env["GAP_MONITOR_INPUT_DIR"] = str(in_dir)
-    subprocess.run([sys.executable, "-m", "dagster_project.run"], cwd=ROOT, env=env, check=True,
-                   stdout=subprocess.DEVNULL)  # fmt: skip
+    done = subprocess.run(
+        [sys.executable, "-m", "dagster_project.run"], cwd=ROOT, env=env, capture_output=True,
+        text=True,
+    )  # fmt: skip
+    if done.returncode != 0:
+        raise RuntimeError(f"the refresh for the plans' input failed:\n{done.stderr[-3000:]}")
     return sorted((out / "cells").glob("gap_cells_*_res8.parquet"))
 
 
