@@ -87,3 +87,5 @@ class PipelineSettings(dg.ConfigurableResource):
     max_input_age_days: int = 120
     #: Sites in the mobile investment plan (geodata.planning.sites), per quarter.
     plan_sites: int = 1000
+    #: Technology of the planned sites: "4G" (default: rural 4G macro cells, 4 km) or "5G" (1 km).
+    plan_technology: str = "4G"

@@ -29,7 +29,7 @@ from geodata.cell_table import assign_provinces
 from geodata.downloads import DOWNLOADS_DIR, province_slug
 from geodata.kernels.cells import cells_to_strings
 from geodata.planning.routes import RoutePlan
-from geodata.planning.sites import GAP_MAX_TECH_RANK, SitePlan
+from geodata.planning.sites import SitePlan
 from geodata.reference import (
     BOUNDARY_VERSIONS,
     load_provinces,
@@ -194,10 +194,11 @@ def plan_rule(plan: SitePlan) -> dict[str, Any]:
     """What the plan assumed, for provenance."""
     c = plan.costs
     return {
-        "targets": f"populated cells whose best mobile technology is at most {GAP_MAX_TECH_RANK} "
-        "(none, 2G or 3G); unknown coverage is not a target",
+        "targets": f"populated cells whose best mobile technology is below {c.site_technology} "
+        "(known coverage only: unknown is not a target)",
         "choice": "exact lazy greedy (CELF): each site reaches the most people not yet reached; "
         "ties to the lower H3 cell",
+        "site_technology": c.site_technology,
         "site_radius_km": c.site_radius_km,
         "site_radius_source": c.site_radius_source,
         "site_cost_usd": c.site_cost_usd,

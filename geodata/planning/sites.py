@@ -39,6 +39,7 @@ import pandas as pd
 from geodata.kernels.cells import cells_to_latlng
 from geodata.kernels.coverage import cells_within
 from geodata.planning.costs import DEFAULT_COSTS, PlanCosts
+from geodata.technology import TECH_RANK
 
 __all__ = ["GAP_MAX_TECH_RANK", "SitePlan", "plan_sites", "mobile_targets"]
 
@@ -74,13 +75,15 @@ class SitePlan:
 
 
 def mobile_targets(
-    cells: pd.DataFrame,
+    cells: pd.DataFrame, below: str = "4G"
 ) -> tuple[npt.NDArray[np.uint64], npt.NDArray[np.float64]]:
     """Targets of the mobile plan from a cell table (``cell, population, best_tech_rank``):
-    populated cells whose best technology is known and below 4G."""
+    populated cells whose best technology is known and below ``below`` (the planned sites'
+    technology: "4G" targets none, 2G and 3G; "5G" targets 4G cells too)."""
     rank = cells["best_tech_rank"].to_numpy(np.int64)
     pop = cells["population"].to_numpy(np.float64)
-    need = (rank >= 0) & (rank <= GAP_MAX_TECH_RANK) & (pop > 0)
+    top = TECH_RANK.index(below) - 1 if below in TECH_RANK[1:] else GAP_MAX_TECH_RANK
+    need = (rank >= 0) & (rank <= top) & (pop > 0)
     return cells["cell"].to_numpy(np.uint64)[need], pop[need]
 
 

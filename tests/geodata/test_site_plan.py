@@ -166,6 +166,16 @@ def test_targets_are_populated_cells_below_4g():
     t, p = mobile_targets(cells)
     assert t.tolist() == [2, 3, 4]  # none, 2G, 3G with people; unknown and 4G+ are not targets
     assert p.tolist() == [10.0, 10.0, 10.0]
+    assert mobile_targets(cells, below="5G")[0].tolist() == [2, 3, 4, 5]  # 4G is a 5G target
+
+
+def test_site_radius_follows_the_technology_or_is_stated():
+    assert (
+        PlanCosts().site_radius_km == 4.0 and PlanCosts(site_technology="5G").site_radius_km == 1.0
+    )
+    assert PlanCosts(site_radius_km=2.5).site_radius_km == 2.5
+    with pytest.raises(ValueError):
+        PlanCosts(site_technology="6G")
 
 
 def test_published_plan_names_places_and_reconciles(national_like, tmp_path):

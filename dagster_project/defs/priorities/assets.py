@@ -18,6 +18,7 @@ from geodata.maps import (
     source_line,
 )
 from geodata.planning.changes import route_plan_changes, site_plan_changes, write_plan_changes
+from geodata.planning.costs import PlanCosts
 from geodata.planning.publish import (
     curve_headline,
     plan_rule,
@@ -287,8 +288,9 @@ def investment_plan(
     t0 = time.perf_counter()
     inv = inputs.inventory()
     quarter = context.partition_key
-    targets, people = mobile_targets(gap_cells)
-    plan = plan_sites(targets, people, n_sites=settings.plan_sites)
+    costs = PlanCosts(site_technology=settings.plan_technology)
+    targets, people = mobile_targets(gap_cells, below=costs.site_technology)
+    plan = plan_sites(targets, people, n_sites=settings.plan_sites, costs=costs)
     t_sites = time.perf_counter() - t0
     t1 = time.perf_counter()
     routes = plan_routes(gap_cells, national_road_graph())
