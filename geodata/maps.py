@@ -22,6 +22,7 @@ import shapely  # noqa: E402
 from matplotlib.collections import LineCollection, PathCollection  # noqa: E402
 from matplotlib.patches import Patch  # noqa: E402
 from matplotlib.path import Path as MplPath  # noqa: E402
+from matplotlib.ticker import PercentFormatter  # noqa: E402
 
 from geodata.reference import ATTRIBUTION  # noqa: E402
 
@@ -146,8 +147,10 @@ def province_choropleth_png(
     source: str = "",
     cmap: str = "OrRd",
     vmax: float | None = None,
+    percent: bool = False,
 ) -> bytes:
-    """Choropleth of one numeric column over province polygons; returns PNG bytes."""
+    """Choropleth of one numeric column over province polygons; returns PNG bytes.
+    ``percent``: the column is a share (0-1), the colour bar reads in %."""
     fig, ax = plt.subplots(figsize=(5.5, 8))
     values = provinces[column].to_numpy(dtype=float)
     top = vmax
@@ -165,7 +168,12 @@ def province_choropleth_png(
     _mainland(provinces).plot(
         ax=ax,
         legend=True,
-        legend_kwds={"label": legend_label, "shrink": 0.5, "location": "left"},
+        legend_kwds={
+            "label": legend_label,
+            "shrink": 0.5,
+            "location": "left",
+            **({"format": PercentFormatter(xmax=1.0)} if percent else {}),
+        },
         **style,
     )
     islands = _islands(provinces)

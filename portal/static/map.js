@@ -7,8 +7,22 @@
   const cfg = JSON.parse(document.getElementById("map-config").textContent);
   const statusEl = document.getElementById("status");
 
-  // Share unserved classes (upper bounds) and colours (ColorBrewer YlOrRd, 6 classes).
-  const BREAKS = [0.01, 0.05, 0.1, 0.2, 0.4];
+  // Share unserved: 6 classes whose upper bounds are the sextiles of the provinces shown (so the
+  // colours spread the provinces; fixed bounds left most of the north in one class), ColorBrewer
+  // YlOrRd. Until the provinces are loaded, fixed bounds.
+  let BREAKS = [0.01, 0.05, 0.1, 0.2, 0.4];
+  let BREAK_RULE = "";
+
+  function quantileBreaks(values) {
+    const v = values.filter(function (x) { return x !== null; }).sort(function (a, b) { return a - b; });
+    if (v.length < 6) return null;
+    const out = [];
+    for (let k = 1; k < 6; k++) {
+      const b = v[Math.min(v.length - 1, Math.floor((k * v.length) / 6))];
+      if (!out.length || b > out[out.length - 1]) out.push(b);
+    }
+    return out.length >= 2 ? out : null;
+  }
   const COLOURS = ["#ffffb2", "#fed976", "#feb24c", "#fd8d3c", "#f03b20", "#bd0026"];
   const NO_DATA = "#c8ccd0";
   // Service class of a base cell: the colours of geodata.maps.CLASS_COLOURS (checked by a test).
@@ -48,7 +62,7 @@
   function colour(share) {
     if (share === null) return NO_DATA;
     for (let i = 0; i < BREAKS.length; i++) if (share < BREAKS[i]) return COLOURS[i];
-    return COLOURS[COLOURS.length - 1];
+    return COLOURS[BREAKS.length];
   }
 
   // A base cell has a service class; a coarse cell (aggregated children) has shares.
@@ -78,9 +92,26 @@
     ["Di động, tải lên", "Mobile upload", "mobile_u_mbps", mbps],
     ["Số ô H3", "H3 cells", "n_cells", int],
   ];
+  // Why a cell has its class: the better of fixed and mobile (geodata.indicators.service).
+  function reason(p) {
+    const f = p.fixed_class, m = p.mobile_class;
+    if (p.service_class === "unserved") {
+      if (f === "unserved" && m === "unserved") return "cả cố định và di động dưới ngưỡng / both fixed and mobile below the threshold";
+      if (f === "unserved") return "cố định dưới ngưỡng, không có số liệu di động / fixed below the threshold, no mobile data";
+      return "di động dưới ngưỡng, không có số liệu cố định / mobile below the threshold, no fixed data";
+    }
+    if (p.service_class === "served" || p.service_class === "underserved") {
+      const by = f === p.service_class ? "cố định / fixed" : "di động / mobile";
+      return "nhờ " + by + " (lớp tốt hơn của hai) / by " + by.split(" / ")[1] + " (the better of the two)";
+    }
+    return "không có đo đạc / no measurement";
+  }
   const CELL_ROWS = [
     ["Dân số", "Population", "population", int],
     ["Mức phục vụ", "Service class", "service_class", serviceClass],
+    ["Lý do", "Why", "service_class_reason", text],
+    ["Lớp cố định", "Fixed class", "fixed_class", serviceClass],
+    ["Lớp di động", "Mobile class", "mobile_class", serviceClass],
     ["Công nghệ di động tốt nhất", "Best mobile technology", "best_tech", text],
     ["Người chưa được phục vụ", "People unserved", "people_unserved", int],
     ["Tỷ lệ chưa được phục vụ", "Share unserved", "share_unserved", pct],
@@ -117,8 +148,17 @@
   map.createPane("cells").style.zIndex = 450;
 
   const legend = L.control({ position: "bottomright" });
+  function pctLabel(x) { return dec.format(100 * x) + " %"; }
   legend.onAdd = function () {
-    const div = L.DomUtil.create("div", "legend");
+    const box = L.DomUtil.create("details", "legend");
+    // open on a wide screen, closed on a phone (it would cover half the map)
+    box.open = !window.matchMedia("(max-width: 48rem)").matches;
+    const summary = document.createElement("summary");
+    summary.textContent = "Chú giải / Legend";
+    box.appendChild(summary);
+    const div = document.createElement("div");
+    box.appendChild(div);
+    L.DomEvent.disableClickPropagation(box);
     function block(title, entries) {
       const head = document.createElement("strong");
       head.textContent = title;
@@ -133,17 +173,27 @@
         div.appendChild(row);
       }
     }
-    const ranges = ["< 1 %", "1–5 %", "5–10 %", "10–20 %", "20–40 %", "≥ 40 %"];
+    const bounds = [0, ...BREAKS];
+    const ranges = bounds.map(function (b, i) {
+      return i + 1 < bounds.length ? pctLabel(b) + " – " + pctLabel(bounds[i + 1]) : "≥ " + pctLabel(b);
+    });
     block("Tỷ lệ chưa được phục vụ / Share unserved", [
       ...ranges.map(function (label, i) { return [COLOURS[i], label]; }),
       [NO_DATA, "không có số liệu / no data"],
     ]);
+    if (BREAK_RULE) {
+      const note = document.createElement("div");
+      note.className = "hint";
+      note.textContent = BREAK_RULE;
+      div.appendChild(note);
+    }
     block("Ô H3 / H3 cells", Object.keys(CLASS_LABELS).map(function (k) { return [CLASS_COLOURS[k], CLASS_LABELS[k]]; }));
-    return div;
+    return box;
   };
   legend.addTo(map);
 
-  const layers = L.control.layers(null, null, { collapsed: false }).addTo(map);
+  const phone = window.matchMedia("(max-width: 48rem)").matches;
+  const layers = L.control.layers(null, null, { collapsed: phone }).addTo(map);
   const cellsCache = new Map();
   let provinces = null;
   let cellsLayer = null;
@@ -237,7 +287,11 @@
           return { color: "#333", weight: 0.2, fillColor: cellColour(f.properties), fillOpacity: 0.9 };
         },
         onEachFeature: function (f, layer) {
-          layer.bindPopup(function () { return figures("H3 " + (f.properties.h3 || ""), f.properties, CELL_ROWS); });
+          layer.bindPopup(function () {
+            const p = Object.assign({}, f.properties);
+            if (typeof p.service_class === "string") p.service_class_reason = reason(p);
+            return figures("H3 " + (p.h3 || ""), p, CELL_ROWS);
+          });
         },
       }).addTo(map);
       layers.addOverlay(cellsLayer, "Ô H3 / H3 cells: " + name);
@@ -268,11 +322,27 @@
     }
     try {
       const geo = await fetchJSON(cfg.summary_url);
+      const q = quantileBreaks(geo.features.map(function (f) { return shareUnserved(f.properties); }));
+      if (q) {
+        BREAKS = q;
+        BREAK_RULE = "Lớp theo lục phân vị các tỉnh / classes: sextiles of the provinces";
+        legend.remove();
+        legend.addTo(map);
+      }
       provinces = L.geoJSON(geo, {
         style: provinceStyle,
         onEachFeature: function (f, layer) {
           const p = f.properties;
-          layer.bindPopup(figures((p.name || "") + " (" + p.code + ")", p, PROVINCE_ROWS), { maxWidth: 360 });
+          const box = figures((p.name || "") + " (" + p.code + ")", p, PROVINCE_ROWS);
+          const note = document.createElement("p");
+          note.className = "hint";
+          note.textContent =
+            "Chưa được phục vụ: người ở các ô mà cả cố định lẫn di động đều dưới ngưỡng; tốc độ là " +
+            "trung bình theo số lần đo ở các ô có đo. / Unserved: people in cells where neither " +
+            "fixed nor mobile reaches the threshold; speeds are test-weighted means of the cells " +
+            "with tests, so a fast city can sit beside many unserved villages.";
+          box.appendChild(note);
+          layer.bindPopup(box, { maxWidth: 360 });
           layer.bindTooltip(p.name || p.code, { sticky: true });
           layer.on("click", function () { select(layer, false); });
         },

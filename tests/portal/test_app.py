@@ -606,3 +606,32 @@ def test_map_offers_the_investment_plans_of_its_quarter(output_dir):
     assert got["features"][0]["properties"]["place"] == "Mê Linh"
     js = client.get("/static/map.js").text
     assert "Planned mobile sites" in js and "Planned fibre" in js
+
+
+def test_share_classes_are_sextiles_of_the_provinces_and_the_legend_folds():
+    """The map's classes spread the provinces (sextiles, stated in the legend); the legend is a
+    <details> closed on a phone; a cell's popup says which of fixed or mobile decides its class."""
+    import shutil
+    import subprocess
+
+    import numpy as np
+
+    js = (Path(__file__).resolve().parents[2] / "portal" / "static" / "map.js").read_text()
+    assert "classes: sextiles of the provinces" in js
+    assert 'create("details", "legend")' in js and "max-width: 48rem" in js
+    assert "the better of the two" in js and "Fixed class" in js and "Mobile class" in js
+    node = shutil.which("node")
+    if node is None:
+        pytest.skip("node not installed: the quantile function is not run")
+    fn = re.search(r"function quantileBreaks\(values\) \{.*?\n  \}", js, re.S)[0]
+    shares = [round(0.01 * i, 2) for i in range(34)]  # 34 provinces, 0 % .. 33 %
+    out = subprocess.run(
+        [node, "-e", fn + f"; console.log(JSON.stringify(quantileBreaks({shares})))"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    breaks = json.loads(out.stdout)
+    assert len(breaks) == 5 and breaks == sorted(breaks)
+    counts = np.histogram(shares, bins=[-1, *breaks, 2])[0]
+    assert counts.min() >= 5 and counts.max() <= 7  # about 34 / 6 provinces per class

@@ -57,6 +57,7 @@ def gap_maps(
             sample=inv.sample,
             source=source,
             vmax=1.0,
+            percent=True,
         )
         atomic_write_bytes(outputs.file("maps", f"unserved_share_{version}_{quarter}.png"), png)
         meta[f"map_unserved_share_{version}"] = png_md(png, f"unserved share {version}")
