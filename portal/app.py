@@ -128,11 +128,11 @@ def create_app(output_dir: str | PathLike[str]) -> Starlette:
 
     async def province(request: Request) -> Response:
         version, code = request.path_params["version"], request.path_params["code"]
-        catalogue = store.current()
+        served, catalogue = store.snapshot()  # one generation for the page and its figures
         found = find_province(catalogue, version, code)
         if isinstance(found, str):
             return province_redirect(version, found)
-        return render(env, "province.html", **province_context(catalogue, found))
+        return render(env, "province.html", **province_context(catalogue, found, served))
 
     async def version_index(request: Request) -> Response:
         version = check_version(request.path_params["version"])

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import jinja2
+import pandas as pd
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from geodata.reference import BOUNDARY_VALID_FROM, BOUNDARY_VERSIONS, fold_name
@@ -144,6 +145,17 @@ def static_url(name: str) -> str:
     return f"/static/{name}?v={digest}"
 
 
+def _thousands(x: Any) -> str:
+    """A whole number with thin spaces between thousands (Vietnamese and English both read it)."""
+    v = _num(x)
+    return "—" if v is None else f"{v:,.0f}".replace(",", "\u202f")
+
+
+def _percent(x: Any) -> str:
+    v = _num(x)
+    return "—" if v is None else f"{100 * v:.1f} %"
+
+
 def make_environment() -> jinja2.Environment:
     """The Jinja2 environment of the portal's templates (autoescaped, with the filters)."""
     env = jinja2.Environment(
@@ -154,6 +166,8 @@ def make_environment() -> jinja2.Environment:
         lstrip_blocks=True,
     )
     env.filters["human_bytes"] = human_bytes
+    env.filters["thousands"] = _thousands
+    env.filters["percent"] = _percent
     env.filters["local_time"] = local_time
     env.filters["utc_iso"] = _utc_iso
     env.globals["kind_label"] = _kind_label
@@ -310,13 +324,107 @@ def index_context(catalogue: Catalogue) -> dict[str, Any]:
     }
 
 
-def province_context(catalogue: Catalogue, province: Province) -> dict[str, Any]:
-    """What ``province.html`` shows: the province, its files, and its national files."""
+def _read_csv(root: Path, entry: FileEntry) -> pd.DataFrame | None:
+    try:
+        return _csv_cached(str(root / entry.path), entry.sha256)
+    except (OSError, ValueError, pd.errors.ParserError):
+        return None
+
+
+@lru_cache(maxsize=64)
+def _csv_cached(path: str, sha256: str) -> pd.DataFrame:
+    """A published CSV, read once per content (the manifest's sha256 is part of the key)."""
+    return pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
+
+
+def _num(x: Any) -> float | None:
+    try:
+        v = float(x)
+    except (TypeError, ValueError):
+        return None
+    return v if v == v else None
+
+
+def province_headline(
+    catalogue: Catalogue, root: Path, province: Province
+) -> dict[str, Any] | None:
+    """The figures a province page opens with, from the published summary tables: people and
+    share unserved in the latest quarter, rank among provinces (1 = largest share unserved),
+    change since the previous quarter, the plan map and the plans' first rows."""
+    v, code = province.version, province.code
+    tables = {
+        f.period: f
+        for f in catalogue.national.get(v, ())
+        if f.kind == "summary" and f.suffix == "csv" and f.period
+    }
+    if not tables:
+        return None
+    periods = sorted(tables)
+    latest = periods[-1]
+    cur = _read_csv(root, tables[latest])
+    if cur is None or "code" not in cur:
+        return None
+    row = cur.loc[cur["code"] == code]
+    if row.empty:
+        return None
+    r = row.iloc[0]
+    out: dict[str, Any] = {
+        "period": latest,
+        "people_unserved": _num(r.get("people_unserved")),
+        "share_unserved": _num(r.get("share_unserved")),
+        "population": _num(r.get("population")),
+        "share_coverage_4g_plus": _num(r.get("share_coverage_4g_plus")),
+        "fixed_d_mbps": _num(r.get("fixed_d_mbps")),
+        "rank": _num(r.get("rank")),
+        "of": int((cur["code"] != "").sum()),
+        "previous": None,
+    }
+    if len(periods) > 1:
+        prev = _read_csv(root, tables[periods[-2]])
+        if prev is not None and "code" in prev:
+            p = prev.loc[prev["code"] == code]
+            if not p.empty:
+                before = p.iloc[0]
+                out["previous"] = {
+                    "period": periods[-2],
+                    "people_unserved": _num(before.get("people_unserved")),
+                    "share_unserved": _num(before.get("share_unserved")),
+                    "rank": _num(before.get("rank")),
+                }
+    by_kind = {(f.kind, f.period): f for f in province.files}
+    plan_png = by_kind.get(("plan", latest))
+    out["plan_map"] = plan_png.url if plan_png else None
+    tops = {}
+    for kind, cols in (
+        ("mobile_sites", ["rank", "place", "people_new", "cost"]),
+        ("fixed_routes", ["rank", "place", "people", "km", "cost"]),
+    ):
+        f = next(
+            (
+                x
+                for x in province.files
+                if x.kind == kind and x.period == latest and x.suffix == "csv"
+            ),
+            None,
+        )
+        table = _read_csv(root, f) if f else None
+        if table is not None and set(cols) <= set(table.columns):
+            tops[kind] = table[cols].head(5).to_dict("records")
+    out["plans"] = tops
+    return out
+
+
+def province_context(
+    catalogue: Catalogue, province: Province, root: Path | None = None
+) -> dict[str, Any]:
+    """What ``province.html`` shows: headline figures, the plan map and its first rows, the
+    province's files, and its national files."""
     return {
         "sample": catalogue.sample,
         "province": province,
         "version_label": _VERSION_LABELS[province.version],
         "national": catalogue.national[province.version],
+        "headline": province_headline(catalogue, root, province) if root is not None else None,
     }
 
 

@@ -635,3 +635,35 @@ def test_share_classes_are_sextiles_of_the_provinces_and_the_legend_folds():
     assert len(breaks) == 5 and breaks == sorted(breaks)
     counts = np.histogram(shares, bins=[-1, *breaks, 2])[0]
     assert counts.min() >= 5 and counts.max() <= 7  # about 34 / 6 provinces per class
+
+
+def test_province_page_opens_with_its_figures(output_dir):
+    """Headline figures from the published summary table: people and share unserved, rank
+    among provinces, no previous quarter yet; the plan's first rows and map when published."""
+    import pandas as pd
+
+    from geodata.publish import build_manifest
+
+    tables = output_dir / "tables"
+    summary = pd.read_csv(tables / f"summary_34_{PERIOD}.csv", dtype={"code": str})
+    if "rank" not in summary:  # the fixture's table is small: rank it as the pipeline does
+        summary["rank"] = summary["share_unserved"].rank(ascending=False, method="first")
+        summary.to_csv(tables / f"summary_34_{PERIOD}.csv", index=False)
+    row = summary.loc[summary["code"] == "01"].iloc[0]
+    folder = output_dir / "downloads/34/01_ha_noi"
+    pd.DataFrame(
+        {"rank": [3, 9], "place": ["Mê Linh", "Sóc Sơn"], "people_new": [61149.2, 4000.0],
+         "cost": [100000.0, 100000.0]}
+    ).to_csv(folder / f"{PERIOD}_mobile_sites.csv", index=False)  # fmt: skip
+    (folder / f"{PERIOD}_plan.png").write_bytes(
+        (output_dir / f"maps/unserved_share_34_{PERIOD}.png").read_bytes()
+    )
+    build_manifest(output_dir)
+    html = TestClient(create_app(output_dir)).get("/provinces/34/01").text
+    head = html[html.index('<section class="headline"') : html.index("</section>")]
+    assert f"{row['people_unserved']:,.0f}".replace(",", "\u202f") in head
+    assert f"{100 * row['share_unserved']:.1f} %" in head
+    assert f">{int(row['rank'])} / " in head
+    assert "no previous quarter" in head
+    assert "Mê Linh" in head and "61\u202f149" in head
+    assert f'src="/files/downloads/34/01_ha_noi/{PERIOD}_plan.png"' in head
