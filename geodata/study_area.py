@@ -30,7 +30,6 @@ Hà Nội; Xiangkhouang in Laos; the open sea east of Khánh Hòa; Phú Lâm (Ho
 from __future__ import annotations
 
 import hashlib
-import os
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -42,6 +41,7 @@ from rasterio import features
 from rasterio.transform import from_origin
 from scipy import ndimage
 
+from geodata.provenance import atomic_path
 from geodata.reference import DATA_DIR, load_provinces
 
 __all__ = [
@@ -167,18 +167,16 @@ def _build() -> StudyArea:
 def save_study_area(area: StudyArea, path: Path = SHIPPED_PATH) -> None:
     """Write ``area`` with its build key (``python -m geodata.study_area`` after a boundary or
     constant change; a test fails while the shipped file is stale)."""
-    tmp = path.with_name(f".{path.name}.tmp.npz")
-    np.savez_compressed(
-        tmp,
-        key=np.array(_build_key()),
-        geometry=np.frombuffer(shapely.to_wkb(area.geometry), dtype=np.uint8),
-        land_border=np.frombuffer(shapely.to_wkb(area.land_border), dtype=np.uint8),
-        bounds=np.array(area.bounds),
-        origin=np.array([area.west, area.north]),
-        grid=area.grid,
-    )
-    os.chmod(tmp, 0o644)
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp, open(tmp, "wb") as fh:
+        np.savez_compressed(
+            fh,
+            key=np.array(_build_key()),
+            geometry=np.frombuffer(shapely.to_wkb(area.geometry), dtype=np.uint8),
+            land_border=np.frombuffer(shapely.to_wkb(area.land_border), dtype=np.uint8),
+            bounds=np.array(area.bounds),
+            origin=np.array([area.west, area.north]),
+            grid=area.grid,
+        )
 
 
 def _load_shipped(path: Path = SHIPPED_PATH) -> StudyArea | None:

@@ -34,6 +34,7 @@ from geodata.kernels.cells import (
     grid_disk,
     latlng_to_cells,
 )
+from geodata.kernels.sphere import EARTH_RADIUS_KM
 from geodata.technology import TECH_RANK
 
 __all__ = [
@@ -46,7 +47,7 @@ __all__ = [
 ]
 
 #: Mean earth radius used by the H3 library (``EARTH_RADIUS_KM`` in ``h3api.h``), in metres.
-EARTH_RADIUS_M = 6_371_007.180918475
+EARTH_RADIUS_M = EARTH_RADIUS_KM * 1000.0
 
 #: Largest range (metres) credited to a site, per technology rank.
 #:

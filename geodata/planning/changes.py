@@ -21,17 +21,13 @@ import numpy.typing as npt
 import pandas as pd
 from scipy.spatial import cKDTree
 
-from geodata.kernels.coverage import EARTH_RADIUS_M, cells_within
+from geodata.kernels.coverage import cells_within
+from geodata.kernels.sphere import km_to_chord, unit_vectors
 from geodata.writers import write_csv
 
 __all__ = ["site_plan_changes", "route_plan_changes", "write_plan_changes"]
 
 _SITE_COLUMNS = ["h3", "lat", "lng", "place", "province_34_name", "province_63_name"]
-
-
-def _xyz(lat: npt.ArrayLike, lng: npt.ArrayLike) -> npt.NDArray[np.float64]:
-    phi, lam = np.radians(np.asarray(lat, float)), np.radians(np.asarray(lng, float))
-    return np.column_stack([np.cos(phi) * np.cos(lam), np.cos(phi) * np.sin(lam), np.sin(phi)])
 
 
 def _h3_ints(h3: pd.Series) -> npt.NDArray[np.uint64]:
@@ -52,7 +48,7 @@ def site_plan_changes(
     p = np.asarray(people, dtype=np.float64)
     order = np.argsort(t)
     t, p = t[order], p[order]
-    chord = 2.0 * np.sin(radius_km * 1000.0 / (2.0 * EARTH_RADIUS_M))
+    chord = float(km_to_chord(radius_km))
     # people still below 4G around each previous site
     need = np.zeros(len(previous))
     if len(previous) and t.size:
@@ -64,16 +60,20 @@ def site_plan_changes(
     rank_now = pd.array([pd.NA] * len(previous), dtype="Int64")
     new = np.ones(len(current), dtype=bool)
     if len(previous) and len(current):
-        cur_tree = cKDTree(_xyz(current["lat"], current["lng"]))
-        d, j = cur_tree.query(_xyz(previous["lat"], previous["lng"]), distance_upper_bound=chord)
+        cur_tree = cKDTree(unit_vectors(current["lat"], current["lng"]))
+        d, j = cur_tree.query(
+            unit_vectors(previous["lat"], previous["lng"]), distance_upper_bound=chord
+        )
         near = np.isfinite(d)
         ranks = current["rank"].to_numpy()
         rank_now = pd.array(
             np.where(near, ranks[np.minimum(j, len(current) - 1)], 0), dtype="Int64"
         )
         rank_now[~near] = pd.NA
-        prev_tree = cKDTree(_xyz(previous["lat"], previous["lng"]))
-        d2, _ = prev_tree.query(_xyz(current["lat"], current["lng"]), distance_upper_bound=chord)
+        prev_tree = cKDTree(unit_vectors(previous["lat"], previous["lng"]))
+        d2, _ = prev_tree.query(
+            unit_vectors(current["lat"], current["lng"]), distance_upper_bound=chord
+        )
         new = ~np.isfinite(d2)
     old = previous[_SITE_COLUMNS].copy()
     old.insert(0, "status", np.where(need > 0, "still needed", "now served"))

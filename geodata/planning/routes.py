@@ -45,10 +45,10 @@ from scipy.spatial import cKDTree
 
 from geodata.indicators.clusters import FIXED_GAP, gap_mask, served_mask
 from geodata.kernels.cells import cell_to_parent, cells_to_latlng
+from geodata.kernels.sphere import chord_to_km, great_circle_km, km_to_chord, unit_vectors
 from geodata.planning.costs import DEFAULT_COSTS, PlanCosts
 
 __all__ = [
-    "EARTH_KM",
     "JOIN_KM",
     "UNIT_RES",
     "NEIGHBOURS",
@@ -60,27 +60,12 @@ __all__ = [
     "plan_routes",
 ]
 
-EARTH_KM = 6371.007180918475
 #: Line ends within this distance (km) of another line's vertex are joined to it.
 JOIN_KM = 0.5
 #: H3 resolution of the tender units (res 6: ~36 km²).
 UNIT_RES = 6
 #: Unit -> unit candidate edges of the spanning tree: each unit and its nearest neighbours.
 NEIGHBOURS = 6
-
-
-def _xyz(lat: npt.ArrayLike, lng: npt.ArrayLike) -> npt.NDArray[np.float64]:
-    phi, lam = np.radians(np.asarray(lat, float)), np.radians(np.asarray(lng, float))
-    return np.column_stack([np.cos(phi) * np.cos(lam), np.cos(phi) * np.sin(lam), np.sin(phi)])
-
-
-def _chord_to_km(chord: npt.ArrayLike) -> npt.NDArray[np.float64]:
-    return 2.0 * EARTH_KM * np.arcsin(np.clip(np.asarray(chord, float) / 2.0, 0.0, 1.0))
-
-
-def great_circle_km(lat1, lng1, lat2, lng2) -> npt.NDArray[np.float64]:
-    """Great-circle distance (km) on H3's sphere, element-wise."""
-    return _chord_to_km(np.linalg.norm(_xyz(lat1, lng1) - _xyz(lat2, lng2), axis=1))
 
 
 @dataclass(frozen=True)
@@ -94,8 +79,8 @@ class RoadGraph:
 
     def nearest(self, lat: npt.ArrayLike, lng: npt.ArrayLike) -> tuple[np.ndarray, np.ndarray]:
         """Nearest vertex of each point and the great-circle km to it."""
-        chord, idx = self.tree.query(_xyz(lat, lng))
-        return np.asarray(idx, dtype=np.int64), _chord_to_km(chord)
+        chord, idx = self.tree.query(unit_vectors(lat, lng))
+        return np.asarray(idx, dtype=np.int64), chord_to_km(chord)
 
 
 def build_road_graph(lines: npt.ArrayLike, join_km: float = JOIN_KM) -> RoadGraph:
@@ -117,18 +102,18 @@ def build_road_graph(lines: npt.ArrayLike, join_km: float = JOIN_KM) -> RoadGrap
     first = np.r_[0, np.flatnonzero(~same_line) + 1]
     last = np.r_[np.flatnonzero(~same_line), node.size - 1]
     ends = np.r_[first, last]
-    tree = cKDTree(_xyz(lat, lng))
-    xyz_all = _xyz(lat, lng)
+    tree = cKDTree(unit_vectors(lat, lng))
+    xyz_all = unit_vectors(lat, lng)
     ja, jb, jw = [], [], []
     node_line = np.full(uniq.shape[0], -1, dtype=np.int64)
     node_line[node] = line_of  # a vertex shared by lines keeps one of them: fine for joins
-    chord_max = 2.0 * np.sin(join_km / (2.0 * EARTH_KM))
+    chord_max = float(km_to_chord(join_km))
     for e in ends.tolist():  # one query per line end (~2 x lines), never per vertex
         n = node[e]
         near = tree.query_ball_point(xyz_all[n], chord_max)
         near = [m for m in near if node_line[m] != line_of[e] and m != n]
         if near:
-            d = _chord_to_km(np.linalg.norm(xyz_all[near] - xyz_all[n], axis=1))
+            d = chord_to_km(np.linalg.norm(xyz_all[near] - xyz_all[n], axis=1))
             j = int(np.argmin(d))
             ja.append(n)
             jb.append(near[j])
@@ -252,9 +237,9 @@ def plan_routes(
     # its nearest road vertex and then along the roads; a unit connects at its cheapest cell
     members = units.attrs["members"]
     c_lat, c_lng = members["lat"].to_numpy(), members["lng"].to_numpy()
-    s_tree = cKDTree(_xyz(s_lat, s_lng))
-    chord, c_served = s_tree.query(_xyz(c_lat, c_lng))
-    c_straight = _chord_to_km(chord) * detour
+    s_tree = cKDTree(unit_vectors(s_lat, s_lng))
+    chord, c_served = s_tree.query(unit_vectors(c_lat, c_lng))
+    c_straight = chord_to_km(chord) * detour
     road_km, pred, entry = _network_access(graph, s_lat, s_lng, detour)
     c_node, c_snap = graph.nearest(c_lat, c_lng)
     c_road = road_km[c_node] + c_snap * detour
@@ -274,13 +259,13 @@ def plan_routes(
     k = min(neighbours, m - 1)
     rows, cols, w = [np.zeros(m, np.int64)], [np.arange(1, m + 1)], [to_net]
     if k > 0:
-        u_tree = cKDTree(_xyz(u_lat, u_lng))
-        chord_u, nn = u_tree.query(_xyz(u_lat, u_lng), k=k + 1)
+        u_tree = cKDTree(unit_vectors(u_lat, u_lng))
+        chord_u, nn = u_tree.query(unit_vectors(u_lat, u_lng), k=k + 1)
         a = np.repeat(np.arange(m), k)
         b = nn[:, 1:].ravel()
         rows.append(a + 1)
         cols.append(b + 1)
-        w.append(_chord_to_km(chord_u[:, 1:].ravel()) * detour)
+        w.append(chord_to_km(chord_u[:, 1:].ravel()) * detour)
     r, c, d = np.concatenate(rows), np.concatenate(cols), np.maximum(np.concatenate(w), 1e-9)
     g = sparse.coo_matrix((d, (r, c)), shape=(m + 1, m + 1)).tocsr()
     g = g.maximum(g.T)  # symmetric; keep one weight per pair

@@ -35,8 +35,6 @@ Examples
 from __future__ import annotations
 
 import gzip
-import os
-import tempfile
 from collections.abc import Iterable
 from dataclasses import dataclass
 from os import PathLike
@@ -50,6 +48,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
+from geodata.provenance import atomic_path
 from geodata.quadkeys import (
     OOKLA_ZOOM,
     lnglat_to_tile,
@@ -277,12 +276,6 @@ def world_speed_tiles(
     return table.take(idx), inside
 
 
-def _atomic_path(path: Path) -> tuple[Path, int]:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    return Path(tmp), fd
-
-
 def write_world_speed_tiles(
     vietnam: pa.Table,
     path: str | PathLike[str],
@@ -311,9 +304,7 @@ def write_world_speed_tiles(
             b"random foreign tiles, in Ookla's published layout",
         }
     )
-    tmp, fd = _atomic_path(path)
-    os.close(fd)
-    try:
+    with atomic_path(path) as tmp:
         if path.name.endswith(".csv.gz"):
             with gzip.open(tmp, "wb", compresslevel=6) as fh:
                 fh.write(b"# gap_monitor_sample=true\n")
@@ -322,10 +313,6 @@ def write_world_speed_tiles(
                 pacsv.write_csv(table, fh, opts)
         else:
             pq.write_table(table, tmp, row_group_size=row_group_size, compression="snappy")
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
     return WorldTruth(path, table.num_rows, inside, table.num_rows - inside)
 
 
@@ -416,18 +403,11 @@ def write_world_cell_towers(
     """Write the world dump as gzip CSV (header line, no quoting) and return its truth."""
     path = Path(path)
     table, inside = world_cell_towers(vietnam, n_rows, seed=seed, n_vn_abroad=n_vn_abroad)
-    tmp, fd = _atomic_path(path)
-    os.close(fd)
-    try:
-        with gzip.open(tmp, "wb", compresslevel=6) as fh:
-            fh.write(b"# gap_monitor_sample=true\n")
-            fh.write(",".join(OPENCELLID_HEADER).encode() + b"\n")
-            opts = pacsv.WriteOptions(include_header=False, quoting_style="none")
-            pacsv.write_csv(table, fh, opts)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+    with atomic_path(path) as tmp, gzip.open(tmp, "wb", compresslevel=6) as fh:
+        fh.write(b"# gap_monitor_sample=true\n")
+        fh.write(",".join(OPENCELLID_HEADER).encode() + b"\n")
+        opts = pacsv.WriteOptions(include_header=False, quoting_style="none")
+        pacsv.write_csv(table, fh, opts)
     return WorldTruth(path, table.num_rows, inside, table.num_rows - inside)
 
 
