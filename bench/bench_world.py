@@ -202,6 +202,53 @@ elif what == "polars_sites":
 """
 
 
+def _compare(
+    title: str,
+    ours: tuple[str, Any, list[str]],
+    alternative: tuple[str, Any, list[str]],
+    inside: int,
+    sha_of: Path | None = None,
+) -> dict[str, Any]:
+    """One reader against the bare polars filter on the same file: best times, the ratio, each
+    one's peak RSS alone in a fresh process, and whether it accepted exactly the rows inside.
+    ``ours``/``alternative``: (name, call, arguments of the ``_CHILD`` script)."""
+    (name, run, child), (alt_name, alt_run, alt_child) = ours, alternative
+    t_ours, res = _best(run)
+    t_pl, df = _best(alt_run)
+    ratio = t_ours / t_pl
+    report(title, res.n_read, "rows", name, {name: t_ours, alt_name: t_pl})
+    _, rss_ours, _ = _child_usage([_CHILD, *child])
+    _, rss_pl, _ = _child_usage([_CHILD, *alt_child])
+    exact = res.n_accepted == inside and res.n_quarantined == 0 and res.reconciles()
+    out: dict[str, Any] = {
+        "rows": res.n_read,
+        "reader_s": round(t_ours, 3),
+        "polars_s": round(t_pl, 3),
+        "ratio": round(ratio, 3),
+        "reader_peak_rss_mb": round(rss_ours, 1),
+        "polars_peak_rss_mb": round(rss_pl, 1),
+        "accepted": res.n_accepted,
+        "inside": inside,
+        "quarantined": res.n_quarantined,
+        "outside": res.n_outside,
+        "exact": exact,
+    }
+    if sha_of is not None:
+        t_sha, _ = _best(lambda: sha256_file(sha_of))
+        out["sha256_s"] = round(t_sha, 3)
+        print(
+            f"  sha256 of the file alone (provenance; the reader hashes on a second thread): "
+            f"{t_sha:.3f} s = {t_sha / t_pl:.2f}x the polars filter"
+        )
+    print(
+        f"  reader time / polars time = {ratio:.2f}x (target <= {TARGETS['ratio']}x); peak RSS "
+        f"alone: reader {rss_ours:,.0f} MB, polars {rss_pl:,.0f} MB; accepted "
+        f"{res.n_accepted:,} = in the study area {inside:,}: {exact}; rows the filter kept "
+        f"{df.height:,}; outside skipped {res.n_outside:,}"
+    )
+    return out
+
+
 def bench_readers(world: Path, marker: dict[str, Any]) -> dict[str, Any]:
     """Reader vs bare polars filter on the fixed file (both layouts) and the cell dump."""
     import polars as pl
@@ -222,99 +269,41 @@ def bench_readers(world: Path, marker: dict[str, Any]) -> dict[str, Any]:
     cases = [("fixed tiles, rows shuffled", src, marker["files"][fixed]["inside"])]
     cases.append(("fixed tiles, quadkey order", _sorted_copy(src), cases[0][2]))
     for label, path, inside in cases:
-        t_ours, res = _best(lambda p=path: read_speed_tiles(p))
-        t_pl, df = _best(
-            lambda p=path: (
-                pl.scan_parquet(p)
-                .filter(pl.col("tile_x").is_between(w, e) & pl.col("tile_y").is_between(s, n))
-                .collect()
-            )
-        )
-        ratio = t_ours / t_pl
-        report(
+        figures[label] = _compare(
             f"global Ookla Parquet -> Vietnam ({label})",
-            res.n_read,
-            "rows",
-            "read_speed_tiles",
-            {
-                "read_speed_tiles": t_ours,
-                "polars box filter": t_pl,
-            },
+            ("read_speed_tiles", lambda p=path: read_speed_tiles(p), ["tiles", str(path)]),
+            (
+                "polars box filter",
+                lambda p=path: (
+                    pl.scan_parquet(p)
+                    .filter(pl.col("tile_x").is_between(w, e) & pl.col("tile_y").is_between(s, n))
+                    .collect()
+                ),
+                ["polars_tiles", str(path), *box],
+            ),
+            inside,
+            sha_of=path,
         )
-        _, rss_ours, _ = _child_usage([_CHILD, "tiles", str(path)])
-        _, rss_pl, _ = _child_usage([_CHILD, "polars_tiles", str(path), *box])
-        t_sha, _ = _best(lambda p=path: sha256_file(p))
-        exact = res.n_accepted == inside and res.n_quarantined == 0 and res.reconciles()
-        print(
-            f"  sha256 of the file alone (provenance; the reader hashes on a second thread): "
-            f"{t_sha:.3f} s = {t_sha / t_pl:.2f}x the polars filter"
-        )
-        print(
-            f"  reader time / polars time = {ratio:.2f}x (target <= {TARGETS['ratio']}x); peak RSS "
-            f"alone: reader {rss_ours:,.0f} MB, polars {rss_pl:,.0f} MB; accepted "
-            f"{res.n_accepted:,} = in the study area {inside:,}: {exact}; box rows {df.height:,}; "
-            f"outside skipped {res.n_outside:,}"
-        )
-        figures[label] = {
-            "rows": res.n_read,
-            "reader_s": round(t_ours, 3),
-            "polars_box_s": round(t_pl, 3),
-            "sha256_s": round(t_sha, 3),
-            "ratio": round(ratio, 3),
-            "reader_peak_rss_mb": round(rss_ours, 1),
-            "polars_peak_rss_mb": round(rss_pl, 1),
-            "accepted": res.n_accepted,
-            "inside": inside,
-            "quarantined": res.n_quarantined,
-            "outside": res.n_outside,
-            "exact": exact,
-        }
     cells = next(f for f, m in marker["files"].items() if m["kind"] == "cells")
-    path, inside = world / cells, marker["files"][cells]["inside"]
-    t_ours, res = _best(lambda: read_cell_sites(path))
-    t_pl, df = _best(
-        lambda: (
-            pl.scan_csv(path, comment_prefix="#")
-            .filter(
-                (pl.col("mcc") == 452)
-                & pl.col("lon").is_between(w, e)
-                & pl.col("lat").is_between(s, n)
-            )
-            .collect()
-        )
-    )
-    ratio = t_ours / t_pl
-    report(
+    path = world / cells
+    figures["cell dump"] = _compare(
         "OpenCelliD world dump (.csv.gz) -> Vietnam",
-        res.n_read,
-        "rows",
-        "read_cell_sites",
-        {
-            "read_cell_sites": t_ours,
-            "polars MCC + box filter": t_pl,
-        },
+        ("read_cell_sites", lambda: read_cell_sites(path), ["sites", str(path)]),
+        (
+            "polars MCC + box filter",
+            lambda: (
+                pl.scan_csv(path, comment_prefix="#")
+                .filter(
+                    (pl.col("mcc") == 452)
+                    & pl.col("lon").is_between(w, e)
+                    & pl.col("lat").is_between(s, n)
+                )
+                .collect()
+            ),
+            ["polars_sites", str(path), *box],
+        ),
+        marker["files"][cells]["inside"],
     )
-    _, rss_ours, _ = _child_usage([_CHILD, "sites", str(path)])
-    _, rss_pl, _ = _child_usage([_CHILD, "polars_sites", str(path), *box])
-    exact = res.n_accepted == inside and res.n_quarantined == 0 and res.reconciles()
-    print(
-        f"  reader time / polars time = {ratio:.2f}x (target <= {TARGETS['ratio']}x); peak RSS "
-        f"alone: reader {rss_ours:,.0f} MB, polars {rss_pl:,.0f} MB; accepted {res.n_accepted:,} "
-        f"= in the study area {inside:,}: {exact}; outside skipped {res.n_outside:,}"
-    )
-    figures["cell dump"] = {
-        "rows": res.n_read,
-        "reader_s": round(t_ours, 3),
-        "polars_s": round(t_pl, 3),
-        "ratio": round(ratio, 3),
-        "reader_peak_rss_mb": round(rss_ours, 1),
-        "polars_peak_rss_mb": round(rss_pl, 1),
-        "accepted": res.n_accepted,
-        "inside": inside,
-        "quarantined": res.n_quarantined,
-        "outside": res.n_outside,
-        "exact": exact,
-    }
     return figures
 
 
