@@ -213,3 +213,25 @@ def test_published_plan_names_places_and_reconciles(national_like, tmp_path):
     assert len(per_province) == 2 * (34 + 63)
     assert label_sites(plan)["h3"].tolist() == labelled["h3"].tolist()
     assert cost_curve(labelled, plan).equals(curve)
+
+
+def test_curve_takes_the_provinces_of_the_cell_table(national_like):
+    """Given the cell table the targets came from, each province's people in need are its
+    targets' people under the table's own province codes (as in the province summaries)."""
+    targets, people = national_like
+    plan = plan_sites(targets, people, n_sites=20, costs=COSTS)
+    labelled = label_sites(plan)
+    half = np.arange(targets.size) % 2 == 0  # a made-up split, to tell the codes' source apart
+    cells = pd.DataFrame(
+        {
+            "cell": targets,
+            "code_34": np.where(half, "01", "24"),
+            "code_63": np.where(half, "01", "27"),
+        }
+    )
+    curve = cost_curve(labelled, plan, cells)
+    need = curve[(curve["scope"] == "province") & (curve["version"] == "34")]
+    need = need.groupby("code")["people_in_need"].first()
+    for code, mask in (("01", half), ("24", ~half)):
+        if code in need:
+            assert need[code] == pytest.approx(round(float(people[mask].sum()), 1))

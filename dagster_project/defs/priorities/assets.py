@@ -298,7 +298,7 @@ def investment_plan(
     prov = provenance_record(
         inv, quarter=quarter, h3_resolution=settings.h3_resolution, thresholds=DEFAULT_THRESHOLDS
     )
-    labelled, curve, listing = write_site_plan(plan, quarter, outputs.root(), prov)
+    labelled, curve, listing = write_site_plan(plan, quarter, outputs.root(), prov, gap_cells)
     fibre, fibre_listing = write_route_plan(routes, quarter, outputs.root(), prov)
     fcurve = route_curve(fibre)
     write_cost_curve([curve, fcurve], quarter, outputs.root())
