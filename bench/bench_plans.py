@@ -40,10 +40,12 @@ def gap_cells_for_bench(cache: Path = CACHE, national: bool = True) -> list[Path
     env = {**os.environ, "DAGSTER_HOME": str(home), "GAP_MONITOR_OUTPUT_DIR": str(out)}
     env.pop("GAP_MONITOR_INPUT_DIR", None)  # the default sample
     if national:
-        from bench.full_refresh import input_dir_for
+        from bench.full_refresh import BENCH_PERIODS, input_dir_for
         from geodata.sample.generate import ensure_sample
 
-        in_dir, _ = ensure_sample(input_dir_for(1.0, None, cache), scale=1.0, national=True)
+        in_dir, _ = ensure_sample(
+            input_dir_for(1.0, None, cache), scale=1.0, national=True, periods=BENCH_PERIODS
+        )
         env["GAP_MONITOR_INPUT_DIR"] = str(in_dir)
     done = subprocess.run(
         [sys.executable, "-m", "dagster_project.run"], cwd=ROOT, env=env, capture_output=True,

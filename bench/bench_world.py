@@ -44,6 +44,7 @@ import pyarrow.parquet as pq
 
 from bench.full_refresh import (
     _DAGSTER_YAML,
+    BENCH_PERIODS,
     CACHE,
     ROOT,
     _child_usage,
@@ -87,7 +88,7 @@ def ensure_world_input(
     Returns the directory and its marker: per file the rows, and the rows inside the study area
     (what a reader must accept).
     """
-    sample, _ = ensure_sample(sample_dir, **(sample_kwargs or {}))
+    sample, _ = ensure_sample(sample_dir, **{"periods": BENCH_PERIODS, **(sample_kwargs or {})})
     sample_marker = json.loads((sample / "SAMPLE.json").read_text(encoding="utf-8"))
     key = {
         "generator": "geodata.sample.world",
@@ -429,7 +430,7 @@ def run_benchmark(
         "readers": bench_readers(world, marker),
     }
     if refresh:
-        sample, _ = ensure_sample(sample_dir, **(sample_kwargs or {}))
+        sample, _ = ensure_sample(sample_dir, **{"periods": BENCH_PERIODS, **(sample_kwargs or {})})
         figures["refresh"] = bench_refresh(world, sample, cache)
     checks = []
     for label, f in figures["readers"].items():

@@ -2,7 +2,8 @@
 
 The environment is read here and only here, when Dagster loads the definitions:
 ``GAP_MONITOR_INPUT_DIR`` (default: the synthetic sample, generated on first use into
-``.cache/sample-inputs-SYNTHETIC``) and ``GAP_MONITOR_OUTPUT_DIR`` (default ``assets/``).
+``.cache/sample-inputs-SYNTHETIC``) and ``GAP_MONITOR_OUTPUT_DIR`` (default ``assets/``), ``GAP_MONITOR_THRESHOLDS`` (the service-class
+threshold set: ``ntia_fcc``, the default, or ``vn_2025``).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from dagster_project.defs.maps import assets as maps
 from dagster_project.defs.priorities import assets as priorities
 from dagster_project.defs.reference import assets as reference
 from dagster_project.defs.summaries import assets as summaries
+from dagster_project.defs.targets import assets as targets
 from dagster_project.resources import (
     DirectoryInputs,
     InputSource,
@@ -38,7 +40,9 @@ PROJECT_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_SAMPLE_DIR = PROJECT_ROOT / ".cache" / "sample-inputs-SYNTHETIC"
 DEFAULT_OUTPUT_DIR = PROJECT_ROOT / "assets"
 
-ALL_ASSETS = dg.load_assets_from_modules([reference, inputs, cells, summaries, maps, priorities])
+ALL_ASSETS = dg.load_assets_from_modules(
+    [reference, inputs, cells, summaries, targets, maps, priorities]
+)
 
 
 def resources_from_env(environ: dict[str, str] | None = None) -> dict[str, object]:
@@ -52,7 +56,9 @@ def resources_from_env(environ: dict[str, str] | None = None) -> dict[str, objec
     return {
         "inputs": source,
         "outputs": OutputStore(path=output_dir),
-        "settings": PipelineSettings(),
+        "settings": PipelineSettings(
+            thresholds=env.get("GAP_MONITOR_THRESHOLDS", "").strip() or "ntia_fcc"
+        ),
     }
 
 

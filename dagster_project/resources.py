@@ -12,6 +12,7 @@ from pathlib import Path
 
 import dagster as dg
 
+from geodata.indicators.service import ServiceThresholds, threshold_set
 from geodata.inputs import InputInventory, scan_input_dir
 
 __all__ = ["InputSource", "DirectoryInputs", "SampleInputs", "OutputStore", "PipelineSettings"]
@@ -46,16 +47,12 @@ class SampleInputs(InputSource):
     provinces_34: list[str] = []
 
     def root(self) -> Path:
-        root = Path(self.path)
-        if not (root / "SAMPLE.json").exists():
-            from geodata.sample import generate_sample
+        from geodata.sample import ensure_sample
 
-            generate_sample(
-                root,
-                seed=self.seed,
-                scale=self.scale,
-                provinces_34=self.provinces_34 or None,
-            )
+        # regenerated when missing, or made by other arguments or an older generator
+        root, _ = ensure_sample(
+            self.path, seed=self.seed, scale=self.scale, provinces_34=self.provinces_34 or None
+        )
         return root
 
 
@@ -78,6 +75,11 @@ class OutputStore(dg.ConfigurableResource):
         return str(Path(path).relative_to(self.root()))
 
 
+def detail_quarters(all_quarters: list[str], n: int) -> list[str]:
+    """The latest ``n`` (at least 1) of ``all_quarters``, oldest first."""
+    return sorted(all_quarters)[-max(1, int(n)) :]
+
+
 class PipelineSettings(dg.ConfigurableResource):
     """Named configuration of the gap computation."""
 
@@ -89,3 +91,17 @@ class PipelineSettings(dg.ConfigurableResource):
     plan_sites: int = 1000
     #: Technology of the planned sites: "4G" (default: rural 4G macro cells, 4 km) or "5G" (1 km).
     plan_technology: str = "4G"
+    #: Quarters published in full (cell files, clusters, plans, maps, downloads), counted back
+    #: from the latest; older quarters feed the trends and the targets scorecard only
+    #: (speed tiles, cell table, summaries, inequality).
+    detail_quarters: int = 2
+    #: Service-class thresholds: "ntia_fcc" (NTIA BEAD / FCC, the default) or "vn_2025"
+    #: (Vietnam's 2025 targets, Decision 36/QĐ-TTg); named in every output.
+    thresholds: str = "ntia_fcc"
+
+    def service_thresholds(self) -> ServiceThresholds:
+        return threshold_set(self.thresholds)
+
+    def is_detail_quarter(self, quarter: str, all_quarters: list[str]) -> bool:
+        """Whether ``quarter`` is one of the latest ``detail_quarters`` of ``all_quarters``."""
+        return quarter in detail_quarters(all_quarters, self.detail_quarters)

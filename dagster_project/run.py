@@ -18,6 +18,7 @@ import dagster as dg
 
 from dagster_project.definitions import ALL_ASSETS, PROJECT_ROOT, resources_from_env
 from dagster_project.defs.automation.refresh import add_new_quarters, input_state
+from dagster_project.resources import detail_quarters
 from geodata.errors import InputError
 from geodata.provenance import atomic_write_json, fingerprint, sha256_file
 from geodata.publication import (
@@ -46,7 +47,10 @@ PER_QUARTER = [
     "gap_maps",
     "province_downloads",
 ]
-ACROSS_QUARTERS = ["gap_trends", "investment_priorities", "output_manifest"]
+#: What an older quarter (before the latest ``PipelineSettings.detail_quarters``) needs: the
+#: scorecard's and the trends' inputs, not the maps, plans and downloads of the latest ones.
+HISTORY_QUARTER = ["speed_tiles", "gap_cells", "province_summaries", "inequality"]
+ACROSS_QUARTERS = ["gap_trends", "targets_scorecard", "investment_priorities", "output_manifest"]
 STATE_FILE = ".refresh_state.json"
 
 
@@ -111,7 +115,8 @@ def refresh(
     """
     failed = failed_checks if failed_checks is not None else []
     inv = resources["inputs"].inventory()
-    state = {**input_state(inv), "code": code_fingerprint()}
+    detail = detail_quarters(inv.quarters, resources["settings"].detail_quarters)
+    state = {**input_state(inv), "code": code_fingerprint(), "detail": detail}
     previous = previous or {}
     steps: list[str] = []
     if previous == state:
@@ -122,10 +127,18 @@ def refresh(
         print("materialising reference, inputs, population and coverage cells ...")
         failed += _materialize(instance, resources, UNPARTITIONED_INPUTS)
         steps.append("base")
+    detail = detail_quarters(inv.quarters, resources["settings"].detail_quarters)
     for q in inv.quarters:
-        if base_changed or previous.get(q) != state[q]:
-            print(f"materialising quarter {q} ...")
-            failed += _materialize(instance, resources, PER_QUARTER, partition_key=q)
+        # a quarter that just left the detail window keeps what it published; one that entered
+        # it (a new quarter arrived) is refreshed in full
+        entered = q in detail and q not in previous.get("detail", [])
+        if base_changed or previous.get(q) != state[q] or entered:
+            full = q in detail
+            print(
+                f"materialising quarter {q}{'' if full else ' (history: trends and scorecard)'} ..."
+            )
+            selection = PER_QUARTER if full else HISTORY_QUARTER
+            failed += _materialize(instance, resources, selection, partition_key=q)
             steps.append(q)
     print("materialising trends and manifest ...")
     failed += _materialize(instance, resources, ACROSS_QUARTERS)

@@ -21,7 +21,7 @@ import pandas as pd
 
 from geodata.indicators.adoption import latest_adoption
 from geodata.kernels.cells import cells_to_latlng, latlng_to_cells
-from geodata.kernels.coverage import best_rank_per_cell, sites_to_cells
+from geodata.kernels.coverage import ALWAYS, best_rank_per_cell, sites_first_cover
 from geodata.kernels.disaggregate import disaggregate_by_population
 from geodata.kernels.groupby import group_by_cell
 from geodata.kernels.polygons import assign_cells_to_polygons
@@ -38,6 +38,8 @@ __all__ = [
     "assign_provinces",
     "speed_by_cell",
     "coverage_by_cell",
+    "coverage_history",
+    "coverage_at",
     "build_cell_table",
     "rollup_cell_table",
     "adoption_by_cell",
@@ -161,39 +163,87 @@ def coverage_by_cell(
     res: int,
     *,
     sites: pd.DataFrame | None = None,
-    rasters: Sequence[tuple[str | PathLike[str], int]] = (),
+    rasters: Sequence[tuple[str | PathLike[str], int] | tuple[str | PathLike[str], int, int]] = (),
 ) -> pd.DataFrame:
-    """Best mobile technology rank per cell from cell sites and coverage rasters.
+    """Best mobile technology rank per cell from cell sites and coverage rasters, all dates.
 
     ``universe`` are the cells to report (e.g. populated cells); cells that only sites reach are
     added. A raster contributes its technology rank where the pixel under the cell centre is
     covered (value 1). Sources merge by the higher rank. With no coverage input at all, every
-    cell gets -1 (no information), never 0 ("none").
+    cell gets -1 (no information), never 0 ("none"). :func:`coverage_history` and
+    :func:`coverage_at` give the same per date.
+    """
+    return coverage_at(coverage_history(universe, res, sites=sites, rasters=rasters), None)
+
+
+def coverage_history(
+    universe: npt.NDArray[np.uint64],
+    res: int,
+    *,
+    sites: pd.DataFrame | None = None,
+    rasters: Sequence[tuple[str | PathLike[str], int] | tuple[str | PathLike[str], int, int]] = (),
+) -> pd.DataFrame:
+    """Since when each cell has had each technology: ``cell, tech_rank, since`` (unix seconds).
+
+    A site counts from its ``created`` time (OpenCelliD/MLS; a site without one, or a table
+    without the column, counts for every date); a raster ``(path, rank, since)`` from ``since``
+    (``ALWAYS`` or a 2-tuple: every date). Every ``universe`` cell has a row ``(cell, 0, ALWAYS)``
+    ("none" known) when there is any coverage input, ``(cell, -1, ALWAYS)`` when there is none.
+    Coverage at a date is :func:`coverage_at`: one pass over the sites serves every quarter.
     """
     universe = np.unique(np.asarray(universe, dtype=np.uint64))
-    if (sites is None or sites.empty) and not rasters:
-        return pd.DataFrame(
-            {"cell": universe, "best_tech_rank": np.full(len(universe), -1, np.int8)}
-        )
+    no_input = (sites is None or sites.empty) and not rasters
     parts_c = [universe]
-    parts_r = [np.zeros(len(universe), np.int8)]
+    parts_r = [np.full(len(universe), -1 if no_input else 0, np.int8)]
+    parts_s = [np.full(len(universe), ALWAYS, np.int64)]
     if sites is not None and not sites.empty:
-        sc, sr = sites_to_cells(
+        if "created" in sites:
+            created = pd.to_numeric(sites["created"], errors="coerce").to_numpy(
+                dtype=np.float64, na_value=np.nan
+            )
+            known = np.isfinite(created)
+            since = np.full(len(sites), ALWAYS, np.int64)
+            since[known] = created[known].round().astype(np.int64)
+        else:
+            since = np.full(len(sites), ALWAYS, np.int64)
+        sc, sr, ss = sites_first_cover(
             sites["lat"].to_numpy(np.float64),
             sites["lon"].to_numpy(np.float64),
             sites["range"].to_numpy(np.float64),
             sites["tech_rank"].to_numpy(np.int8),
+            since,
             res,
         )
-        parts_c.append(np.asarray(sc, np.uint64))
-        parts_r.append(np.asarray(sr, np.int8))
+        parts_c += [sc]
+        parts_r += [sr]
+        parts_s += [ss]
     if rasters:
         lat, lng = cells_to_latlng(universe)
-        for path, rank in rasters:
+        for item in rasters:
+            path, rank = item[0], item[1]
+            when = int(item[2]) if len(item) > 2 else ALWAYS
             covered = sample_raster_at_points(path, lat, lng) == 1
             parts_c.append(universe[covered])
             parts_r.append(np.full(int(covered.sum()), rank, np.int8))
-    ucells, best = best_rank_per_cell(np.concatenate(parts_c), np.concatenate(parts_r))
+            parts_s.append(np.full(int(covered.sum()), when, np.int64))
+    return pd.DataFrame(
+        {
+            "cell": np.concatenate(parts_c),
+            "tech_rank": np.concatenate(parts_r),
+            "since": np.concatenate(parts_s),
+        }
+    )
+
+
+def coverage_at(history: pd.DataFrame, when: int | None) -> pd.DataFrame:
+    """``cell, best_tech_rank`` at unix time ``when`` (None: every source, whatever its date)
+    from a :func:`coverage_history` table."""
+    cells = history["cell"].to_numpy(np.uint64)
+    ranks = history["tech_rank"].to_numpy(np.int8)
+    if when is not None:
+        on = history["since"].to_numpy(np.int64) <= int(when)
+        cells, ranks = cells[on], ranks[on]
+    ucells, best = best_rank_per_cell(cells, ranks)
     return pd.DataFrame({"cell": ucells, "best_tech_rank": best.astype(np.int8)})
 
 

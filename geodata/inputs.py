@@ -22,7 +22,9 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Literal
 
@@ -35,7 +37,9 @@ __all__ = [
     "InputInventory",
     "SPEED_SUFFIXES",
     "quarter_from_name",
+    "quarter_end_unix",
     "quarter_start",
+    "raster_date_unix",
     "scan_input_dir",
 ]
 
@@ -81,6 +85,35 @@ def quarter_start(quarter: str) -> str:
     """ISO date of the first day of a quarter: ``"2026Q3"`` -> ``"2026-07-01"``."""
     year, q = quarter.upper().split("Q")
     return f"{int(year):04d}-{(int(q) - 1) * 3 + 1:02d}-01"
+
+
+def quarter_end_unix(quarter: str) -> int:
+    """The last second of a quarter (UTC) as unix seconds: ``"2026Q3"`` -> 2026-09-30 23:59:59.
+
+    >>> quarter_end_unix("2026Q3")
+    1790812799
+    """
+    year, q = (int(x) for x in quarter.upper().split("Q"))
+    year, month = (year + 1, 1) if q == 4 else (year, 3 * q + 1)
+    return int(datetime(year, month, 1, tzinfo=UTC).timestamp()) - 1
+
+
+def raster_date_unix(tags: Mapping[str, str]) -> int | None:
+    """The date a raster describes, from its ``TIFFTAG_DATETIME`` (``YYYY:MM:DD HH:MM:SS``, the
+    TIFF standard) or an ``AS_OF`` tag (ISO date), as unix seconds (UTC); None when undated.
+
+    >>> raster_date_unix({"TIFFTAG_DATETIME": "2026:09:30 00:00:00"})
+    1790726400
+    """
+    for key, fmt in (("AS_OF", "%Y-%m-%d"), ("TIFFTAG_DATETIME", "%Y:%m:%d %H:%M:%S")):
+        text = str(tags.get(key, "")).strip()
+        if text:
+            try:
+                when = datetime.strptime(text[: len(datetime(2000, 1, 1).strftime(fmt))], fmt)
+            except ValueError:
+                continue
+            return int(when.replace(tzinfo=UTC).timestamp())
+    return None
 
 
 def _speed_kind(path: Path) -> str | None:

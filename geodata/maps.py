@@ -40,6 +40,9 @@ __all__ = [
     "source_line",
     "ARCHIPELAGOS",
     "ISLANDS_FRAME",
+    "STATUS_COLOURS",
+    "target_status_map_png",
+    "target_trend_chart_png",
 ]
 
 #: Colours of the service classes, worst to best (colour-blind-safe orange/blue scheme).
@@ -76,11 +79,16 @@ def _title(text: str, sample: bool) -> str:
     return f"SYNTHETIC SAMPLE DATA - {text}" if sample else text
 
 
-def _finish(fig: plt.Figure, source: str) -> bytes:
-    # below the axes (and their labels); bbox_inches="tight" grows the image to hold it
-    fig.text(0.01, -0.02, source, fontsize=6, color="#444444", ha="left", va="top", wrap=True)
+def _finish(fig: plt.Figure, source: str, *, tight: bool = True) -> bytes:
     buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=110, bbox_inches="tight")
+    if tight:
+        # below the axes (and their labels); bbox_inches="tight" grows the image to hold it
+        fig.text(0.01, -0.02, source, fontsize=6, color="#444444", ha="left", va="top", wrap=True)
+        fig.savefig(buf, format="png", dpi=110, bbox_inches="tight")
+    else:  # a fixed layout drawn once (tight draws the figure twice): for the many small maps
+        fig.subplots_adjust(left=0.02, right=0.98, top=0.93, bottom=0.1)
+        fig.text(0.01, 0.01, source, fontsize=6, color="#444444", ha="left", va="bottom", wrap=True)
+        fig.savefig(buf, format="png", dpi=110)
     plt.close(fig)
     return buf.getvalue()
 
@@ -550,4 +558,97 @@ def province_plan_map_png(
     ]
     ax.legend(handles=handles, loc="lower left", fontsize=6)
     ax.set_title(_title(title, sample), fontsize=9)
+    # the archipelagos' panel sits right of the axes: only then does the image need to grow
+    return _finish(fig, f"{source} {ATTRIBUTION}".strip(), tight=bool(far.any()))
+
+
+#: Colours of the scorecard's statuses (geodata.indicators.targets.STATUSES).
+STATUS_COLOURS = {
+    "met": "#1a9850",
+    "on track": "#a6d96a",
+    "off track": "#d73027",
+    "not measurable": "#bdbdbd",
+}
+
+
+def target_status_map_png(
+    provinces: gpd.GeoDataFrame,
+    panels: Sequence[tuple[str, str]],
+    *,
+    title: str,
+    sample: bool,
+    source: str = "",
+) -> bytes:
+    """Small multiples: one national map per target, provinces coloured by status.
+
+    ``provinces`` holds one ``status_<indicator>`` column per panel; ``panels`` are
+    ``(indicator, panel title)``. Every panel carries the archipelagos' panel."""
+    ncols = 3
+    nrows = -(-len(panels) // ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(15, 7.2 * nrows), squeeze=False)
+    main = _mainland(provinces)
+    islands = _islands(provinces)
+    for ax, (indicator, label) in zip(axes.ravel(), panels, strict=False):
+        col = f"status_{indicator}"
+
+        def paint(target: plt.Axes, gdf: gpd.GeoDataFrame, edge: str, col: str = col) -> None:
+            colours = gdf[col].map(STATUS_COLOURS).fillna(STATUS_COLOURS["not measurable"])
+            gdf.plot(ax=target, color=colours.tolist(), edgecolor=edge, linewidth=0.3)
+
+        paint(ax, main, "white")
+        islands_panel(ax, lambda panel, paint=paint: paint(panel, islands, "#555555"))
+        _frame_mainland(ax)
+        ax.set_title(label, fontsize=9)
+    for ax in axes.ravel()[len(panels) :]:
+        ax.set_axis_off()
+    handles = [Patch(color=c, label=s) for s, c in STATUS_COLOURS.items()]
+    fig.legend(handles=handles, loc="lower center", ncol=4, fontsize=9, frameon=False)
+    fig.suptitle(_title(title, sample), fontsize=12)
+    return _finish(fig, f"{source} {ATTRIBUTION}".strip())
+
+
+def target_trend_chart_png(
+    series: pd.DataFrame,
+    *,
+    label: str,
+    target: float,
+    target_year: int,
+    title: str,
+    sample: bool,
+    source: str = "",
+) -> bytes:
+    """Lines per unit over the quarters (columns ``quarter, unit, value``; the unit named
+    ``nation`` is drawn bold) with the target as a dashed line."""
+    fig, ax = plt.subplots(figsize=(8, 4.2))
+    quarters = sorted(series["quarter"].unique())
+    pivot = series.pivot_table(index="quarter", columns="unit", values="value").reindex(quarters)
+    x = np.arange(len(quarters))
+    for unit in pivot.columns:
+        bold = unit == "nation"
+        ax.plot(
+            x,
+            pivot[unit].to_numpy(dtype=float),
+            marker="o" if bold else ".",
+            linewidth=2.4 if bold else 1.0,
+            color="black" if bold else None,
+            label=unit,
+            zorder=3 if bold else 2,
+        )
+    ax.axhline(target, color="#d73027", linestyle="--", linewidth=1.2)
+    ax.text(
+        x[0],
+        target,
+        f" target {target:g} by {target_year}",
+        color="#d73027",
+        va="bottom",
+        fontsize=8,
+    )
+    ax.set_xticks(x, quarters, fontsize=7, rotation=45)
+    ax.set_ylabel(label)
+    ax.set_ylim(bottom=0)
+    if len(pivot.columns):
+        ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    else:
+        ax.text(0.5, 0.5, "no value in any quarter", transform=ax.transAxes, ha="center")
+    ax.set_title(_title(title, sample), fontsize=10)
     return _finish(fig, f"{source} {ATTRIBUTION}".strip())

@@ -6,6 +6,9 @@ Routes (GET and HEAD only; any other method is ``405``):
 ``/``                              index, Vietnamese and English: every province of both
                                    boundary versions with its files, sizes and refresh time
 ``/provinces/{version}/{code}``    one province and its files (name or unpadded code redirects)
+``/scorecard``                     targets scorecard, Vietnamese and English: nation, regions,
+                                   provinces ranked per target; ``?version=63``,
+                                   ``?quarter=2026Q2`` (default 34 and the latest quarter)
 ``/map`` ``/map/{version}``        offline map of province summaries; ``?period=2026Q3``,
                                    ``?province=01`` (click a province to load its H3 cells)
 ``/files/{path}``                  a file listed in ``manifest.json`` (ETag, 304, gzip)
@@ -52,6 +55,7 @@ from portal.pages import (
     province_redirect,
     render,
 )
+from portal.scorecard import province_targets, scorecard_context
 
 __all__ = ["ALLOWED_METHODS", "STATIC_DIR", "create_app"]
 
@@ -132,7 +136,19 @@ def create_app(output_dir: str | PathLike[str]) -> Starlette:
         found = find_province(catalogue, version, code)
         if isinstance(found, str):
             return province_redirect(version, found)
-        return render(env, "province.html", **province_context(catalogue, found, served))
+        ctx = province_context(catalogue, found, served)
+        ctx["targets"] = province_targets(catalogue, served, found)
+        return render(env, "province.html", **ctx)
+
+    async def scorecard(request: Request) -> Response:
+        served, catalogue = store.snapshot()  # one generation for the page and its tables
+        ctx = scorecard_context(
+            catalogue,
+            served,
+            request.query_params.get("version") or None,
+            request.query_params.get("quarter") or None,
+        )
+        return render(env, "scorecard.html", **ctx)
 
     async def version_index(request: Request) -> Response:
         version = check_version(request.path_params["version"])
@@ -222,6 +238,7 @@ def create_app(output_dir: str | PathLike[str]) -> Starlette:
         Route("/", index, methods=["GET"]),
         Route("/provinces/{version}", version_index, methods=["GET"]),
         Route("/provinces/{version}/{code}", province, methods=["GET"]),
+        Route("/scorecard", scorecard, methods=["GET"]),
         Route("/map", map_default, methods=["GET"]),
         Route("/map/{version}", map_page, methods=["GET"]),
         Route("/files/{path:path}", download, methods=["GET"]),

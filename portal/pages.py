@@ -17,6 +17,7 @@ import jinja2
 import pandas as pd
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
+from geodata.indicators.targets import INDICATORS
 from geodata.reference import BOUNDARY_VALID_FROM, BOUNDARY_VERSIONS, fold_name
 from portal.catalogue import Catalogue, FileEntry, Province
 from portal.http_errors import BilingualError
@@ -24,6 +25,7 @@ from portal.http_errors import BilingualError
 __all__ = [
     "PAGE_HEADERS",
     "KIND_LABELS",
+    "indicator_label",
     "human_bytes",
     "local_time",
     "make_environment",
@@ -77,6 +79,17 @@ KIND_LABELS: dict[str, tuple[str, str]] = {
         "ô H3 của từng vùng băng rộng cố định yếu",
         "H3 cells of each fixed cluster",
     ),
+    "targets": ("mục tiêu hạ tầng số theo tỉnh", "targets scorecard by province"),
+    "targets_region": ("mục tiêu hạ tầng số theo vùng", "targets scorecard by region"),
+    "targets_nation": ("mục tiêu hạ tầng số cả nước", "targets scorecard, nation"),
+    "targets_most_improved": ("mục tiêu: tiến bộ nhanh nhất", "targets: most improved"),
+    "targets_furthest_behind": ("mục tiêu: xa mục tiêu nhất", "targets: furthest behind"),
+    "targets_catalogue": ("danh mục mục tiêu và nguồn", "targets and their sources"),
+    "targets_status": ("bản đồ tình trạng mục tiêu", "map of target status"),
+    **{
+        f"targets_trend_{indicator}": (f"xu hướng: {vi}", f"trend: {en}")
+        for indicator, (_, _, en, vi) in INDICATORS.items()
+    },
 }
 
 #: ``(Vietnamese, English)`` heading of each gap kind in the priorities section.
@@ -133,6 +146,15 @@ def _utc_iso(ts: float | None) -> str:
     return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+def indicator_label(indicator: str) -> tuple[str, str]:
+    """``(Vietnamese, English)`` label of a scorecard indicator; an unknown id as it is."""
+    if indicator in INDICATORS:
+        _, _, en, vi = INDICATORS[indicator]
+        return vi, en
+    text = indicator.replace("_", " ")
+    return text, text
+
+
 def _kind_label(kind: str) -> tuple[str, str]:
     return KIND_LABELS.get(kind, (kind.replace("_", " "), kind.replace("_", " ")))
 
@@ -156,6 +178,29 @@ def _percent(x: Any) -> str:
     return "—" if v is None else f"{100 * v:.1f} %"
 
 
+def _fixed(x: Any, digits: int = 1) -> str:
+    """A number with ``digits`` decimals; ``—`` when there is none."""
+    v = _num(x)
+    return "—" if v is None else f"{v:,.{digits}f}".replace(",", "\u202f")
+
+
+def _signed(x: Any, digits: int = 2) -> str:
+    """A change with its sign (``+1.25``, ``−0.50``); ``—`` when there is none."""
+    v = _num(x)
+    if v is None:
+        return "—"
+    text = f"{abs(v):,.{digits}f}".replace(",", "\u202f")
+    if float(text.replace("\u202f", "")) == 0:
+        return text
+    return ("+" if v > 0 else "\u2212") + text
+
+
+def _sentence(text: Any) -> str:
+    """``text`` with its first letter capitalised and the rest unchanged (``2027Q1`` stays)."""
+    text = str(text or "")
+    return text[:1].upper() + text[1:]
+
+
 def make_environment() -> jinja2.Environment:
     """The Jinja2 environment of the portal's templates (autoescaped, with the filters)."""
     env = jinja2.Environment(
@@ -168,9 +213,13 @@ def make_environment() -> jinja2.Environment:
     env.filters["human_bytes"] = human_bytes
     env.filters["thousands"] = _thousands
     env.filters["percent"] = _percent
+    env.filters["fixed"] = _fixed
+    env.filters["signed"] = _signed
+    env.filters["sentence"] = _sentence
     env.filters["local_time"] = local_time
     env.filters["utc_iso"] = _utc_iso
     env.globals["kind_label"] = _kind_label
+    env.globals["indicator_label"] = indicator_label
     env.globals["static_url"] = static_url
     env.globals["version_label"] = _VERSION_LABELS.get
     return env

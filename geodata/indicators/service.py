@@ -42,6 +42,9 @@ __all__ = [
     "MOBILE_BASES",
     "ServiceThresholds",
     "DEFAULT_THRESHOLDS",
+    "VN_2025_THRESHOLDS",
+    "THRESHOLD_SETS",
+    "threshold_set",
     "thresholds_from_mapping",
     "classify_fixed",
     "classify_mobile",
@@ -158,6 +161,50 @@ DEFAULT_THRESHOLDS = ServiceThresholds(
     mobile_min_served_tech=TECH_RANK.index("5G"),
     mobile_min_underserved_tech=TECH_RANK.index("4G"),
 )
+
+
+#: Vietnam's own bars for "served", from the 2025 targets of the information and communications
+#: infrastructure plan (Decision 36/QĐ-TTg, 2024: mean download of 200 Mb/s fixed and at least
+#: 40 Mb/s on 4G); the decisions set no upload speed and no floor, so the unserved floors stay the
+#: NTIA/FCC ones and the upload a served cell needs is that floor (3 Mbps fixed, 1 Mbps mobile).
+VN_2025_THRESHOLDS = ServiceThresholds(
+    name="Vietnam 2025 targets (36/QĐ-TTg: fixed 200 Mbps, mobile 40 Mbps) + NTIA/FCC floors",
+    source=(
+        "Served: Decision 36/QĐ-TTg (11 January 2024) approving the information and "
+        "communications infrastructure plan 2021-2030, 2025 targets as reported "
+        "(dientuungdung.vn, vneconomy.vn): fixed mean download 200 Mb/s, mobile mean download at "
+        "least 40 Mb/s on 4G (100 Mb/s on 5G); no upload target (served needs only the upload "
+        "floor). Unserved floors: NTIA BEAD 25/3 "
+        "Mbps (fixed) and FCC BDC 4G LTE 5/1 Mbps (mobile), as in the default set."
+    ),
+    fixed_served_down_mbps=200.0,
+    fixed_served_up_mbps=3.0,
+    fixed_unserved_down_mbps=25.0,
+    fixed_unserved_up_mbps=3.0,
+    mobile_served_down_mbps=40.0,
+    mobile_served_up_mbps=1.0,
+    mobile_unserved_down_mbps=5.0,
+    mobile_unserved_up_mbps=1.0,
+    mobile_min_served_tech=TECH_RANK.index("5G"),
+    mobile_min_underserved_tech=TECH_RANK.index("4G"),
+)
+
+#: The named threshold sets a run can use (``PipelineSettings.thresholds``,
+#: ``GAP_MONITOR_THRESHOLDS``); every output names the one in force.
+THRESHOLD_SETS: Mapping[str, ServiceThresholds] = {
+    "ntia_fcc": DEFAULT_THRESHOLDS,
+    "vn_2025": VN_2025_THRESHOLDS,
+}
+
+
+def threshold_set(key: str) -> ServiceThresholds:
+    """The threshold set named ``key`` (``"ntia_fcc"`` or ``"vn_2025"``); ValueError otherwise."""
+    try:
+        return THRESHOLD_SETS[str(key).strip().lower()]
+    except KeyError:
+        raise ValueError(
+            f"unknown threshold set {key!r}: choose one of {', '.join(THRESHOLD_SETS)}"
+        ) from None
 
 
 def thresholds_from_mapping(

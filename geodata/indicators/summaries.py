@@ -151,6 +151,9 @@ def summarise(
     * ``pop_measured_fixed/mobile`` and ``share_measured_fixed/mobile``: people in measured cells;
     * ``pop_coverage_4g_plus, share_coverage_4g_plus, pop_coverage_5g, share_coverage_5g``: people
       in cells whose best technology is at least 4G / is 5G;
+    * ``mobile_d_mbps_4g, mobile_d_mbps_5g``: mean mobile download (weighted as above) over the
+      measured cells whose best technology is 4G / 5G (tiles do not name the technology a test
+      used: the cell's best one at the quarter's end stands in for it);
     * ``gini_fixed_down``: population-weighted Gini of fixed download over the unit's measured cells;
     * ``rank``: 1 = largest share of people unserved; ties and units without people (last) by
       code, so it is deterministic;
@@ -195,6 +198,13 @@ def summarise(
         covered = total(np.where(rank >= min_rank, pop, 0.0))
         out[f"pop_coverage_{label}"] = covered
         out[f"share_coverage_{label}"] = _ratio(covered, population)
+    mobile_down = classified["mobile_d_mbps"].to_numpy(dtype=np.float64, na_value=np.nan)
+    measured = _measured_mask(classified, "mobile", "d_mbps")
+    for label, tech in (("4g", _RANK_4G), ("5g", _RANK_5G)):
+        w = np.where(measured & (rank == tech), pop, 0.0)
+        out[f"mobile_d_mbps_{label}"] = _ratio(
+            total(w * np.where(w > 0, mobile_down, 0.0)), total(w)
+        )
     fixed_down = np.where(
         _measured_mask(classified, "fixed", "d_mbps"),
         classified["fixed_d_mbps"].to_numpy(dtype=np.float64, na_value=np.nan),

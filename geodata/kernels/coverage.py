@@ -38,11 +38,15 @@ from geodata.kernels.sphere import EARTH_RADIUS_KM
 from geodata.technology import TECH_RANK
 
 __all__ = [
+    "ALWAYS",
+    "NEVER",
     "DEFAULT_RANGE_CAP_M",
     "EARTH_RADIUS_M",
+    "best_rank_at",
     "best_rank_per_cell",
     "cells_within",
     "range_cap_counts",
+    "sites_first_cover",
     "sites_to_cells",
 ]
 
@@ -137,10 +141,93 @@ def sites_to_cells(
         the cells: pick a coarser resolution).
     """
     la, ln, radius, rank = _sites(lat, lng, range_m, tech_rank, caps_m)
+    found_cells: list[CellArray] = []
+    found_ranks: list[npt.NDArray[np.int8]] = []
+    for uniq, codes, origin in _covered_pairs(la, ln, radius, res):
+        best = np.full(uniq.size, -1, dtype=np.int8)
+        np.maximum.at(best, codes, rank[origin])
+        covered = best >= 0
+        found_cells.append(np.asarray(uniq, dtype=np.uint64)[covered])
+        found_ranks.append(best[covered])
+    if not found_cells:
+        return np.zeros(0, dtype=np.uint64), np.zeros(0, dtype=np.int8)
+    return best_rank_per_cell(np.concatenate(found_cells), np.concatenate(found_ranks))
+
+
+#: ``since`` of a source that is always there (no date): before any quarter.
+ALWAYS = np.iinfo(np.int64).min
+#: ``since`` of a technology a cell never gets.
+NEVER = np.iinfo(np.int64).max
+
+
+def sites_first_cover(
+    lat: npt.ArrayLike,
+    lng: npt.ArrayLike,
+    range_m: npt.ArrayLike,
+    tech_rank: npt.ArrayLike,
+    since: npt.ArrayLike,
+    res: int,
+    caps_m: Mapping[int, float] = DEFAULT_RANGE_CAP_M,
+) -> tuple[CellArray, npt.NDArray[np.int8], npt.NDArray[np.int64]]:
+    """When each cell was first covered by each technology: the earliest ``since`` (e.g. the
+    OpenCelliD ``created`` time, unix seconds) of a site of that rank within range.
+
+    The same cells and distances as :func:`sites_to_cells` (so ``max`` of the ranks returned for a
+    cell equals its ``best_rank`` there), one pass over the sites: the coverage of any date ``t``
+    is then ``max(rank where since <= t)`` (:func:`best_rank_at`), with no second pass per quarter.
+
+    Returns
+    -------
+    cells, ranks, first_since : distinct ``(cell, rank)`` pairs sorted by cell then rank, and the
+        earliest ``since`` of a site of that rank covering the cell (``ALWAYS`` passes through:
+        use it for sites without a date).
+    """
+    la, ln, radius, rank = _sites(lat, lng, range_m, tech_rank, caps_m)
+    when = np.asarray(since, dtype=np.int64).ravel()
+    if when.size != la.size:
+        raise ValueError(f"since has {when.size} values for {la.size} sites")
+    n_ranks = len(TECH_RANK)
+    parts_c, parts_r, parts_s = [], [], []
+    for uniq, codes, origin in _covered_pairs(la, ln, radius, res):
+        first = np.full(uniq.size * n_ranks, NEVER, dtype=np.int64)
+        np.minimum.at(first, codes * n_ranks + rank[origin], when[origin])
+        hit = np.flatnonzero(first != NEVER)
+        parts_c.append(np.asarray(uniq, dtype=np.uint64)[hit // n_ranks])
+        parts_r.append((hit % n_ranks).astype(np.int8))
+        parts_s.append(first[hit])
+    if not parts_c:
+        return np.zeros(0, np.uint64), np.zeros(0, np.int8), np.zeros(0, np.int64)
+    cells, ranks, first = (np.concatenate(p) for p in (parts_c, parts_r, parts_s))
+    order = np.lexsort((first, ranks, cells))  # batches overlap: keep each pair's earliest
+    cells, ranks, first = cells[order], ranks[order], first[order]
+    head = np.r_[True, (cells[1:] != cells[:-1]) | (ranks[1:] != ranks[:-1])]
+    return cells[head], ranks[head], first[head]
+
+
+def best_rank_at(
+    cells: CellArray,
+    ranks: npt.NDArray[np.int8],
+    first_since: npt.NDArray[np.int64],
+    when: int,
+) -> tuple[CellArray, npt.NDArray[np.int8]]:
+    """Sorted distinct cells covered at time ``when`` (``first_since <= when``) and their best
+    rank then, from the pairs of :func:`sites_first_cover`."""
+    on = np.asarray(first_since) <= int(when)
+    return best_rank_per_cell(np.asarray(cells, np.uint64)[on], np.asarray(ranks, np.int8)[on])
+
+
+def _covered_pairs(
+    la: npt.NDArray[np.float64],
+    ln: npt.NDArray[np.float64],
+    radius: npt.NDArray[np.float64],
+    res: int,
+):
+    """Per batch of sites: ``(distinct disk cells, cell code, site index)`` of every pair of a
+    cell and a site whose range reaches the cell's centre (or whose own cell it is)."""
     if not 0 <= int(res) <= 15:
         raise ValueError(f"H3 resolution must be in 0..15, got {res}")
     if la.size == 0:
-        return np.zeros(0, dtype=np.uint64), np.zeros(0, dtype=np.int8)
+        return
     site_cells = latlng_to_cells(la, ln, int(res))
     site_xyz = _unit_vectors(la, ln)
     # squared chord on the unit sphere of the range: d <= r  <=>  |p - q|^2 <= (2 sin(r/2R))^2
@@ -152,21 +239,21 @@ def sites_to_cells(
             f"site {worst}: a range of {radius[worst]:.0f} m spans a {k[worst]}-ring disk at "
             f"resolution {res} (over {_PAIRS_PER_BATCH:,} cells); use a coarser resolution"
         )
-
-    found_cells: list[CellArray] = []
-    found_ranks: list[npt.NDArray[np.int8]] = []
     for pieces in _batches(site_cells, k):
         disks, origins = [], []
         for idx, kk in pieces:  # one grid_disk call per distinct k (per batch)
             disk, origin = grid_disk(site_cells[idx], kk)
             disks.append(disk)
             origins.append(idx[origin])
-        cells, ranks = _cover(
-            np.concatenate(disks), np.concatenate(origins), site_cells, site_xyz, chord2, rank
-        )
-        found_cells.append(cells)
-        found_ranks.append(ranks)
-    return best_rank_per_cell(np.concatenate(found_cells), np.concatenate(found_ranks))
+        disk, origin = np.concatenate(disks), np.concatenate(origins)
+        codes, uniq = pd.factorize(disk)  # nearby sites share most disk cells: centres once each
+        u_lat, u_lng = cells_to_latlng(uniq)
+        u_xyz = _unit_vectors(u_lat, u_lng)
+        d2 = np.zeros(disk.size)
+        for axis in range(3):
+            d2 += (u_xyz[axis][codes] - site_xyz[axis][origin]) ** 2
+        keep = (d2 <= chord2[origin]) | (disk == site_cells[origin])
+        yield uniq, codes[keep].astype(np.int64), origin[keep]
 
 
 def cells_within(cells: npt.ArrayLike, radius_m: float) -> tuple[npt.NDArray[np.int64], CellArray]:
@@ -297,28 +384,6 @@ def _batches(
                 batches.append([])
                 room = _PAIRS_PER_BATCH
     return [b for b in batches if b]
-
-
-def _cover(
-    disk: CellArray,
-    origin: npt.NDArray[np.intp],
-    site_cells: CellArray,
-    site_xyz: npt.NDArray[np.float64],
-    chord2: npt.NDArray[np.float64],
-    rank: npt.NDArray[np.int8],
-) -> tuple[CellArray, npt.NDArray[np.int8]]:
-    """Distinct cells of a batch of disks within their site's range, with their best rank."""
-    codes, uniq = pd.factorize(disk)  # nearby sites share most disk cells: centres once each
-    u_lat, u_lng = cells_to_latlng(uniq)
-    u_xyz = _unit_vectors(u_lat, u_lng)
-    d2 = np.zeros(disk.size)
-    for axis in range(3):
-        d2 += (u_xyz[axis][codes] - site_xyz[axis][origin]) ** 2
-    keep = (d2 <= chord2[origin]) | (disk == site_cells[origin])
-    best = np.full(uniq.size, -1, dtype=np.int8)
-    np.maximum.at(best, codes[keep], rank[origin[keep]])
-    covered = best >= 0
-    return np.asarray(uniq, dtype=np.uint64)[covered], best[covered]
 
 
 def best_rank_per_cell(

@@ -4,6 +4,12 @@
 shell with ``python -m geodata.sample --out DIR``. See :mod:`geodata.sample.generate`.
 """
 
-from geodata.sample.generate import DEFAULT_PERIODS, DEFAULT_SEED, SampleManifest, generate_sample
+from geodata.sample.generate import (
+    DEFAULT_PERIODS,
+    DEFAULT_SEED,
+    SampleManifest,
+    ensure_sample,
+    generate_sample,
+)
 
-__all__ = ["generate_sample", "SampleManifest", "DEFAULT_SEED", "DEFAULT_PERIODS"]
+__all__ = ["generate_sample", "ensure_sample", "SampleManifest", "DEFAULT_SEED", "DEFAULT_PERIODS"]

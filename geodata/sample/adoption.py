@@ -20,7 +20,14 @@ from os import PathLike
 import numpy as np
 import pandas as pd
 
-from geodata.reference import fold_name, load_dti_2022, province_names
+from geodata.inputs import quarter_start
+from geodata.reference import (
+    boundary_version_for_period,
+    fold_name,
+    load_crosswalk,
+    load_dti_2022,
+    province_names,
+)
 from geodata.sample.surface import PopulationSurface
 
 __all__ = [
@@ -105,8 +112,28 @@ def adoption_rows(
                 )
             )
     df = pd.concat(frames, ignore_index=True)
+    df["file_code"] = df["province_code"]
+    # before 1 July 2025 statistics were published for the 63 provinces: those periods carry the
+    # 63-system codes and names of the merged province's predecessors (in its own file)
+    old = np.array(
+        [boundary_version_for_period(quarter_start(p)) == "63" for p in df["period"]], dtype=bool
+    )
+    if old.any():
+        cw = load_crosswalk()
+        pred = cw[["old_code", "old_name", "new_code"]].rename(columns={"new_code": "file_code"})
+        expanded = (
+            df[old]
+            .drop(columns=["province_code", "province_name"])
+            .merge(pred, on="file_code", how="inner")
+        )
+        expanded = expanded.rename(
+            columns={"old_code": "province_code", "old_name": "province_name"}
+        )
+        df = pd.concat([df[~old], expanded[df.columns]], ignore_index=True)
     df["_i"] = df["indicator"].map({n: i for i, n in enumerate(ADOPTION_INDICATORS)})
-    df = df.sort_values(["province_code", "period", "_i"], kind="stable").drop(columns="_i")
+    df = df.sort_values(["file_code", "period", "province_code", "_i"], kind="stable").drop(
+        columns="_i"
+    )
     df["value"] = np.char.mod("%.1f", df["value"].to_numpy(dtype=np.float64))
     return df.reset_index(drop=True)
 

@@ -36,6 +36,7 @@ import shutil
 import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -43,7 +44,7 @@ import rasterio
 from affine import Affine
 from rasterio.windows import Window
 
-from geodata.inputs import quarter_start
+from geodata.inputs import quarter_end_unix, quarter_start
 from geodata.provenance import sha256_file
 from geodata.reference import population_raster_path
 from geodata.sample.adoption import (
@@ -72,7 +73,18 @@ __all__ = [
 ]
 
 DEFAULT_SEED = 20250701
-DEFAULT_PERIODS: tuple[str, ...] = ("2026Q2", "2026Q3")
+#: Eight quarters: the scorecard's trends need a history (the first quarter after 5G launched in
+#: October 2024, to the latest); only the latest quarters are published in full (see run.py).
+DEFAULT_PERIODS: tuple[str, ...] = (
+    "2024Q4",
+    "2025Q1",
+    "2025Q2",
+    "2025Q3",
+    "2025Q4",
+    "2026Q1",
+    "2026Q2",
+    "2026Q3",
+)
 #: National counts at ``scale=1.0``: tiles per period (first period) and cells.
 TARGET_COUNTS: dict[str, int] = {"fixed": 80_000, "mobile": 60_000, "cells": 15_000}
 #: National-size input (``national=True``) at ``scale=1.0``: ~1 M tiles per quarter, 500 k cells;
@@ -80,10 +92,17 @@ TARGET_COUNTS: dict[str, int] = {"fixed": 80_000, "mobile": 60_000, "cells": 15_
 NATIONAL_COUNTS: dict[str, int] = {"fixed": 600_000, "mobile": 450_000, "cells": 500_000}
 SAMPLE_NOTE = "SYNTHETIC sample data shaped by real WorldPop/GeoNames/roads; not measurements"
 GENERATOR = "geodata.sample"
+#: Bumped when the generator's output changes for the same arguments (a cached sample with an
+#: older number is regenerated): 2 = eight quarters, sites switching on by ``created``.
+SAMPLE_FORMAT = 4
 
 _STREAMS = {"cells": 1, "fixed": 2, "mobile": 3, "adoption": 4, "population": 5}
 _COVERAGE_RES_DEG = 0.01
 _UTM_EPSG, _UTM_RES_M = 32648, 1000.0
+#: The sample's coverage maps: ~280 m pixels, fine enough beside 0.74 km² hexagons that a map
+#: dated at the last quarter adds no coverage the sites do not already give (a 1 km pixel would
+#: spread a 1 km 5G circle over up to twice its area).
+_RASTER_RES_DEG, _RASTER_UTM_M = 0.0025, 250.0
 _PROJECTED = ("opc", "4G")  # one raster in UTM 48N, to exercise "any CRS"
 _TECH_RADIO = {"4G": "LTE", "5G": "NR"}
 _QUARTER = re.compile(r"^(\d{4})Q([1-4])$")
@@ -142,10 +161,14 @@ def _write_cells_and_coverage(
     n_cells: int,
     counts: dict[str, int],
     res: tuple[float, float] = (_COVERAGE_RES_DEG, _UTM_RES_M),
-) -> tuple[CoverageGrid, np.ndarray]:
-    """Cell sites CSV and coverage GeoTIFFs at ``res`` (degrees, UTM metres); returns the
-    best-technology grid (always at ``_COVERAGE_RES_DEG``) the mobile tiles are drawn with."""
-    cells = synthetic_cells(surface, _rng(seed, "cells"), n_cells)
+    periods: tuple[str, ...] = DEFAULT_PERIODS,
+) -> tuple[CoverageGrid, list[np.ndarray]]:
+    """Cell sites CSV (created up to the end of the last period) and coverage GeoTIFFs at ``res``
+    (degrees, UTM metres) as of that date; returns the best-technology grid of each period (from
+    the sites created by its end; always at ``_COVERAGE_RES_DEG``) the mobile tiles are drawn
+    with."""
+    end = quarter_end_unix(periods[-1])
+    cells = synthetic_cells(surface, _rng(seed, "cells"), n_cells, snapshot_end=end)
     (tmp / "cell_sites").mkdir()
     write_cells_csv(cells, tmp / "cell_sites" / f"sample_cell_towers_{MCC}.csv")
     counts["cells"] = len(cells)
@@ -173,6 +196,8 @@ def _write_cells_and_coverage(
                 "TECHNOLOGY": tech,
                 "VALUES": "1 covered, 0 not covered, 255 nodata (outside the area)",
                 "NOTE": SAMPLE_NOTE,
+                # the coverage map's date (TIFF DateTime): the pipeline uses it from then on
+                "TIFFTAG_DATETIME": datetime.fromtimestamp(end, UTC).strftime("%Y:%m:%d 00:00:00"),
             }
             write_coverage_tif(
                 tmp / "coverage" / f"sample_{key}_{tech.lower()}_coverage.tif",
@@ -188,8 +213,13 @@ def _write_cells_and_coverage(
     if res[0] != _COVERAGE_RES_DEG:  # the tiles only need the technology on a ~1 km grid
         geo = CoverageGrid.geographic(surface.bbox, _COVERAGE_RES_DEG)
         geo_inside = geo.inside_mask(surface.codes)
-    best = best_rank_grid(geo, cells["lon"], cells["lat"], cells["range"], rank)
-    return geo, np.where(geo_inside, best, 0).astype(np.uint8)
+    created = cells["created"].to_numpy(np.int64)
+    bests = []
+    for period in periods:
+        on = created <= quarter_end_unix(period)
+        best = best_rank_grid(geo, cells["lon"][on], cells["lat"][on], cells["range"][on], rank[on])
+        bests.append(np.where(geo_inside, best, 0).astype(np.uint8))
+    return geo, bests
 
 
 def _write_speed_tiles(
@@ -199,11 +229,11 @@ def _write_speed_tiles(
     share: float,
     scale: float,
     periods: tuple[str, ...],
-    tech: tuple[CoverageGrid, np.ndarray],
+    tech: tuple[CoverageGrid, list[np.ndarray]],
     counts: dict[str, int],
     targets: dict[str, int] = TARGET_COUNTS,
 ) -> None:
-    grid, best = tech
+    grid, bests = tech
     (tmp / "speed_tiles").mkdir()
     for kind in ("fixed", "mobile"):  # two kinds
         tables = synthetic_tiles(
@@ -212,7 +242,7 @@ def _write_speed_tiles(
             kind=kind,  # type: ignore[arg-type]
             n_tiles=targets[kind] * scale * share,
             n_periods=len(periods),
-            tech_at=lambda lon, lat: grid.lookup(best, lon, lat),
+            tech_at=lambda lon, lat, j: grid.lookup(bests[j], lon, lat),
         )
         for period, table in zip(periods, tables, strict=True):  # a handful of periods
             meta = {
@@ -242,7 +272,7 @@ def _write_adoption(
     for code in surface.codes:  # one file per province
         # odd codes come "from a spreadsheet": BOM and CRLF; even codes plain UTF-8
         write_adoption_csv(
-            rows[rows["province_code"] == code],
+            rows[rows["file_code"] == code],
             tmp / "adoption" / f"sample_{code}_{province_slug(code)}.csv",
             bom=int(code) % 2 == 1,
         )
@@ -398,7 +428,7 @@ def generate_sample(
     counts: dict[str, int] = {}
     targets = NATIONAL_COUNTS if national else TARGET_COUNTS
     split, res_deg, res_m = (
-        national_grids(scale) if national else (1, _COVERAGE_RES_DEG, _UTM_RES_M)
+        national_grids(scale) if national else (1, _RASTER_RES_DEG, _RASTER_UTM_M)
     )
     try:
         tech = _write_cells_and_coverage(
@@ -408,6 +438,7 @@ def generate_sample(
             round(targets["cells"] * scale * share),
             counts,
             (res_deg, res_m),
+            period_t,
         )
         _write_speed_tiles(tmp, surface, seed, share, scale, period_t, tech, counts, targets)
         _write_adoption(tmp, surface, seed, period_t, subset, counts)
@@ -424,6 +455,7 @@ def generate_sample(
             "sample": True,
             "synthetic": True,
             "generator": GENERATOR,
+            "format": SAMPLE_FORMAT,
             "seed": seed,
             "scale": scale,
             "provinces_34": list(surface.codes) if subset else None,
@@ -488,6 +520,7 @@ def ensure_sample(
         codes = None if provinces_34 is None else sorted({str(c).zfill(2) for c in provinces_34})
         same = (
             m.get("generator") == GENERATOR
+            and m.get("format") == SAMPLE_FORMAT
             and m.get("seed") == int(seed)
             and m.get("scale") == scale
             and m.get("provinces_34") == codes

@@ -55,7 +55,7 @@ OPENCELLID_COLUMNS: tuple[str, ...] = (
 
 # first day a radio could have been observed in Vietnam, and the snapshot's last day (unix seconds)
 _LAUNCH = {"GSM": 1325376000, "UMTS": 1325376000, "LTE": 1491004800, "NR": 1728950400}
-_SNAPSHOT_END = 1774915200  # 2026-03-31
+SNAPSHOT_END = 1790812799  # 2026-09-30 23:59:59 UTC, the end of the sample's last quarter
 _SIGNAL_DBM = {"GSM": (-100, -60), "UMTS": (-105, -70), "LTE": (-115, -80), "NR": (-110, -75)}
 _UNIT_MAX = {"GSM": 0, "UMTS": 512, "LTE": 504, "NR": 1008}
 
@@ -111,7 +111,10 @@ def _radio_flags(
 
 
 def synthetic_cells(
-    surface: PopulationSurface, rng: np.random.Generator, n_cells: int
+    surface: PopulationSurface,
+    rng: np.random.Generator,
+    n_cells: int,
+    snapshot_end: int = SNAPSHOT_END,
 ) -> pd.DataFrame:
     """Draw ``n_cells`` synthetic cells on the population surface, OpenCelliD columns.
 
@@ -185,8 +188,9 @@ def synthetic_cells(
     samples = 1 + rng.poisson(rng.gamma(1.2, (15.0 + 250.0 * u) / 1.2))
     changeable = (rng.random(n) < 0.93).astype(np.int64)
     launch = np.array([_LAUNCH[r] for r in RADIOS])[radio_of_cell]
-    created = launch + (rng.random(n) * (_SNAPSHOT_END - launch)).astype(np.int64)
-    updated = created + (rng.random(n) * (_SNAPSHOT_END - created)).astype(np.int64)
+    end = max(int(snapshot_end), int(launch.max(initial=0)) + 1)
+    created = launch + (rng.random(n) * (end - launch)).astype(np.int64)
+    updated = created + (rng.random(n) * (end - created)).astype(np.int64)
     s_lo = np.array([_SIGNAL_DBM[r][0] for r in RADIOS])[radio_of_cell]
     s_hi = np.array([_SIGNAL_DBM[r][1] for r in RADIOS])[radio_of_cell]
     signal = np.where(

@@ -57,8 +57,8 @@ _TILE_DEG = 360.0 / 2**OOKLA_ZOOM
 _MAX_POINTS_PER_TILE = 8.0
 _PARAMS: dict[str, dict[str, float]] = {
     # growth: extra tile intensity per period in fully rural pixels; tests_rate: tests per person
-    "fixed": {"growth": 0.14, "tests_rate": 0.012, "drop": 0.04},
-    "mobile": {"growth": 0.10, "tests_rate": 0.008, "drop": 0.05},
+    "fixed": {"growth": 0.05, "tests_rate": 0.012, "drop": 0.04},
+    "mobile": {"growth": 0.04, "tests_rate": 0.008, "drop": 0.05},
 }
 
 
@@ -70,6 +70,22 @@ def tile_wkt(x: npt.ArrayLike, y: npt.ArrayLike, zoom: int = OOKLA_ZOOM) -> npt.
     'POLYGON((105.64453125 15.0296857565557, '
     """
     return ookla_tile_wkt(x, y, zoom).to_numpy(zero_copy_only=False).astype(str)
+
+
+def _mobile_profile(
+    rank: npt.NDArray[np.int64], ut: npt.NDArray[np.float64]
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+    """Typical download (Mbps), upload ratio and latency (ms) of a tile by best technology."""
+    med = np.select(
+        [rank == 1, rank == 2, rank == 3],
+        [0.25 + 0.0 * ut, 5.0 + 3.0 * ut, 25.0 + 45.0 * ut],
+        default=110.0 + 120.0 * ut,
+    )
+    up_ratio = np.select([rank == 1, rank == 2, rank == 3], [0.5, 0.35, 0.3], default=0.18)
+    lat_base = np.select(
+        [rank == 1, rank == 2, rank == 3], [380.0, 95.0, 38.0 - 12.0 * ut], default=22.0
+    )
+    return med, up_ratio, lat_base
 
 
 def _tiles_per_pixel(surface: PopulationSurface) -> npt.NDArray[np.float64]:
@@ -144,7 +160,9 @@ def synthetic_tiles(
     kind: SpeedKind,
     n_tiles: float,
     n_periods: int,
-    tech_at: Callable[[npt.NDArray[np.float64], npt.NDArray[np.float64]], npt.NDArray[np.uint8]]
+    tech_at: Callable[
+        [npt.NDArray[np.float64], npt.NDArray[np.float64], int], npt.NDArray[np.uint8]
+    ]
     | None = None,
 ) -> list[pa.Table]:
     """One Ookla-layout table per period, with about ``n_tiles`` tiles in the first period.
@@ -173,7 +191,7 @@ def synthetic_tiles(
         weight = surface.pop**0.85 * u**1.6
     else:
         assert tech_at is not None
-        covered = tech_at(surface.lon, surface.lat) > 0
+        covered = tech_at(surface.lon, surface.lat, n_periods - 1) > 0
         weight = surface.pop**0.8 * (0.05 + u) ** 1.3 * (0.5 + surface.road) * (0.1 + 0.9 * covered)
     growth = par["growth"] * (1.0 - u)
     n_sub = _tiles_per_pixel(surface)
@@ -190,16 +208,14 @@ def synthetic_tiles(
     lat_c, lon_c = tile_centroids(x, y, OOKLA_ZOOM)
     west, south, east, north = surface.bbox
     keep = (lon_c >= west) & (lon_c <= east) & (lat_c >= south) & (lat_c <= north)
-    rank = np.zeros(x.size, dtype=np.int64)
     if kind == "mobile":
         assert tech_at is not None
-        rank = tech_at(lon_c, lat_c).astype(np.int64)
-        keep &= rank > 0
-    x, y, lat_c, lon_c, rank = x[keep], y[keep], lat_c[keep], lon_c[keep], rank[keep]
+        keep &= tech_at(lon_c, lat_c, n_periods - 1) > 0  # covered by the last period
+    x, y, lat_c, lon_c = x[keep], y[keep], lat_c[keep], lon_c[keep]
     pix, first = pool["pixel"][keep], pool["first"][keep]
     quadkey = tile_to_quadkey(x, y, OOKLA_ZOOM)
     order = np.argsort(quadkey, kind="stable")  # Ookla files run in quadkey order
-    x, y, lat_c, lon_c, rank = x[order], y[order], lat_c[order], lon_c[order], rank[order]
+    x, y, lat_c, lon_c = x[order], y[order], lat_c[order], lon_c[order]
     pix, first, quadkey = pix[order], first[order], quadkey[order]
 
     n = x.size
@@ -207,30 +223,32 @@ def synthetic_tiles(
     wkt = tile_wkt(x, y, OOKLA_ZOOM)
     # persistent per-tile character: speed level, upload ratio, latency level
     eps = rng.normal(0.0, 0.3, n)
+    # growth per quarter, calibrated to the published national series (README, "History"):
+    # fixed about +6 %/quarter (Ookla Speedtest Global Index, Vietnam, 2020-2025), faster in the
+    # countryside; mobile about +2.5 %/quarter within a technology (the rest of the national
+    # rise comes from 5G sites switching on, see ``tech_at``)
     if kind == "fixed":
         med = 25.0 * (230.0 / 25.0) ** (ut**1.2)
         up_ratio = rng.uniform(0.55, 0.95, n)
         lat_base = (5.0 + 30.0 * (1.0 - ut) ** 1.5) * _lognormal(rng, 0.25, n)
-        gain = 1.05 + 0.12 * (1.0 - ut)
+        gain = 1.055 + 0.03 * (1.0 - ut)
     else:
-        med = np.select(
-            [rank == 1, rank == 2, rank == 3],
-            [0.25 + 0.0 * ut, 5.0 + 3.0 * ut, 25.0 + 45.0 * ut],
-            default=110.0 + 120.0 * ut,
-        )
-        up_ratio = np.select([rank == 1, rank == 2, rank == 3], [0.5, 0.35, 0.3], default=0.18)
-        up_ratio = up_ratio * rng.uniform(0.7, 1.3, n)
-        lat_base = np.select(
-            [rank == 1, rank == 2, rank == 3], [380.0, 95.0, 38.0 - 12.0 * ut], default=22.0
-        )
-        lat_base = lat_base * _lognormal(rng, 0.2, n)
-        gain = 1.04 + 0.08 * (1.0 - ut)
+        up_jitter = rng.uniform(0.7, 1.3, n)
+        lat_jitter = _lognormal(rng, 0.2, n)
+        gain = 1.02 + 0.02 * (1.0 - ut)
     pop_per_tile = surface.pop[pix] / n_sub[pix]
     mean_tests = par["tests_rate"] * pop_per_tile * (0.4 + 0.6 * ut)
 
     tables = []
     for j in range(n_periods):  # a handful of periods
         present = (first <= j) & (rng.random(n) >= par["drop"] * (0.5 + (1.0 - ut)))
+        if kind == "mobile":  # the technology of the sites that existed in that quarter
+            assert tech_at is not None
+            rank = tech_at(lon_c, lat_c, j).astype(np.int64)
+            present &= rank > 0
+            med, up_ratio, lat_base = _mobile_profile(rank, ut)
+            up_ratio = up_ratio * up_jitter
+            lat_base = lat_base * lat_jitter
         mu = mean_tests * (1.0 + 0.05 * j)
         tests = 1 + rng.poisson(rng.gamma(1.3, mu / 1.3))
         devices = 1 + rng.binomial(tests - 1, rng.uniform(0.3, 0.8, n))

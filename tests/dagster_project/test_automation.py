@@ -14,6 +14,7 @@ from dagster_project.defs.automation.schedules import (
     nightly_speed_tiles_refresh,
 )
 from dagster_project.resources import DirectoryInputs
+from geodata.sample import DEFAULT_PERIODS
 
 
 def test_definitions_load(resources):
@@ -50,8 +51,8 @@ def test_schedule_run_keys_change_only_with_inputs(sample_slice, tmp_path):
             again = nightly_refresh(ctx)
             quarters = nightly_speed_tiles_refresh(ctx)
         assert [r.run_key for r in first] == [r.run_key for r in again]
-        assert {r.partition_key for r in quarters} == {"2026Q2", "2026Q3"}
-        assert set(instance.get_dynamic_partitions("quarter")) == {"2026Q2", "2026Q3"}
+        assert {r.partition_key for r in quarters} == set(DEFAULT_PERIODS)
+        assert set(instance.get_dynamic_partitions("quarter")) == set(DEFAULT_PERIODS)
 
 
 def test_sensor_cursor_notices_new_and_changed_files(sample_slice, tmp_path):
@@ -62,7 +63,7 @@ def test_sensor_cursor_notices_new_and_changed_files(sample_slice, tmp_path):
         ctx = dg.build_sensor_context(instance=instance, resources={"inputs": inputs})
         first = input_files_sensor(ctx)
         assert isinstance(first, dg.SensorResult)
-        assert len(first.run_requests) == 3  # base + two quarters
+        assert len(first.run_requests) == 1 + len(DEFAULT_PERIODS)  # base + every quarter
         cursor = first.cursor
         ctx2 = dg.build_sensor_context(
             instance=instance, cursor=cursor, resources={"inputs": inputs}

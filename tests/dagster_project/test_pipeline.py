@@ -18,7 +18,9 @@ from dagster_project.defs.automation.schedules import (
 from dagster_project.resources import DirectoryInputs
 from dagster_project.run import refresh
 from geodata.indicators.clusters import GAP_RULES, gap_mask
+from geodata.indicators.targets import load_targets
 from geodata.reference import province_codes
+from geodata.sample import DEFAULT_PERIODS
 from tests.geodata.rfc7946_check import assert_rfc7946
 
 
@@ -65,8 +67,61 @@ def refreshed(sample_slice, tmp_path_factory):
 
 
 def test_every_step_ran_and_a_rerun_with_nothing_new_does_nothing(refreshed):
-    assert refreshed["steps"] == ["base", "2026Q2", "2026Q3", "trends"]
+    assert refreshed["steps"] == ["base", *DEFAULT_PERIODS, "trends"]
     assert refreshed["again"] == []
+
+
+def test_history_quarters_feed_the_scorecard_and_only_the_latest_are_published_in_full(refreshed):
+    out = refreshed["out"]
+    *history, previous, latest = DEFAULT_PERIODS
+    for q in DEFAULT_PERIODS:  # every quarter: summaries (the trends' and scorecard's input)
+        assert (out / "tables" / f"summary_34_{q}.csv").exists()
+        for view in ("63", "34", "region", "nation"):
+            assert (out / "tables" / f"targets_{view}_{q}.csv").exists()
+    for q in history:  # older quarters: no cell files, clusters, plans or downloads
+        assert not (out / "cells" / f"gap_cells_{q}_res8.parquet").exists()
+        assert not (out / "priorities" / f"mobile_sites_{q}.csv").exists()
+        assert not list((out / "downloads").rglob(f"{q}_*"))
+    for q in (previous, latest):
+        assert (out / "cells" / f"gap_cells_{q}_res8.parquet").exists()
+        assert (out / "priorities" / f"mobile_sites_{q}.csv").exists()
+    assert (out / "priorities" / f"mobile_sites_changes_{previous}_to_{latest}.csv").exists()
+
+
+def test_scorecard_rows_for_every_province_and_the_nation(refreshed):
+    out = refreshed["out"]
+    latest = DEFAULT_PERIODS[-1]
+    measurable = set(load_targets().query("measurable == 'yes'")["indicator"])
+    for view in ("63", "34", "nation"):
+        card = pd.read_csv(out / "tables" / f"targets_{view}_{latest}.csv", dtype={"code": str})
+        assert list(card.columns[:10]) == [
+            "code", "name", "indicator", "value", "target", "target_year", "status",
+            "projected_quarter", "quarters_used", "source",
+        ]  # fmt: skip
+        units = set(province_codes(view)) if view != "nation" else {"VN"}
+        rows = card[card["indicator"].isin(measurable)]
+        assert set(rows["code"]) == units
+        assert (rows.groupby("code")["indicator"].nunique() == len(measurable)).all()
+        summary = pd.read_csv(out / "tables" / f"summary_{view}_{latest}.csv", dtype={"code": str})
+        fixed = rows[rows["indicator"] == "fixed_download_mbps"].set_index("code")["value"]
+        want = summary.set_index("code")["fixed_d_mbps"].reindex(fixed.index)
+        pd.testing.assert_series_equal(fixed, want, check_names=False, rtol=1e-9)
+        assert card["source"].str.contains("QĐ-TTg").all()
+    listed = {f["path"] for f in json.loads((out / "manifest.json").read_text())["files"]}
+    assert f"tables/targets_34_{latest}.csv" in listed
+    assert f"geojson/targets_34_{latest}.geojson" in listed
+
+
+def test_mobile_coverage_follows_the_sites_created_by_each_quarter(refreshed):
+    out = refreshed["out"]
+    nation = pd.concat(
+        [pd.read_csv(out / "tables" / f"summary_nation_{q}.csv") for q in DEFAULT_PERIODS]
+    )
+    for col in ("share_coverage_4g_plus", "share_coverage_5g"):
+        share = nation[col].tolist()
+        assert all(b >= a - 1e-12 for a, b in zip(share, share[1:], strict=False)), col
+    # sites created during the eight quarters switch coverage on: the first quarter had less
+    assert nation["share_coverage_4g_plus"].iloc[-1] > nation["share_coverage_4g_plus"].iloc[0]
 
 
 def test_sensor_and_schedules_launch_nothing_after_a_refresh(refreshed):

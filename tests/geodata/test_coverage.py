@@ -202,3 +202,39 @@ def test_empty() -> None:
 def test_bad_input_raises(args, message) -> None:  # type: ignore[no-untyped-def]
     with pytest.raises(ValueError, match=message):
         sites_to_cells(*args)
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    sites(),
+    st.data(),
+    st.sampled_from([7, 8]),
+)
+def test_first_cover_at_any_date_is_the_sites_created_by_then(s, data, res) -> None:  # type: ignore[no-untyped-def]
+    """The oracle: for every date, the coverage of the sites created by then, one pass each."""
+    lat, lng, range_m, rank = s
+    n = len(lat)
+    created = np.array(data.draw(st.lists(st.integers(0, 5), min_size=n, max_size=n)), np.int64)
+    caps = {r: c * 2.0 ** (8 - res) for r, c in SMALL_CAPS.items()}
+    la, ln, rg, rk = (np.array(x) for x in (lat, lng, range_m, rank))
+    cells, ranks, first = coverage.sites_first_cover(la, ln, rg, rk, created, res, caps)
+    for when in range(6):
+        on = created <= when
+        want = sites_to_cells(la[on], ln[on], rg[on], rk[on], res, caps)
+        got = coverage.best_rank_at(cells, ranks, first, when)
+        assert got[0].tolist() == want[0].tolist()
+        assert got[1].tolist() == want[1].tolist()
+    # every date at once: the same cells and ranks as the plain kernel
+    all_cells, best = sites_to_cells(la, ln, rg, rk, res, caps)
+    at_end = coverage.best_rank_at(cells, ranks, first, coverage.NEVER - 1)
+    assert at_end[0].tolist() == all_cells.tolist() and at_end[1].tolist() == best.tolist()
+
+
+def test_first_cover_takes_the_earliest_site_of_each_technology() -> None:
+    lat, lng = np.array([21.0, 21.0, 21.0]), np.array([105.8, 105.8, 105.8])
+    cells, ranks, first = coverage.sites_first_cover(
+        lat, lng, np.array([500.0] * 3), np.array([R4G, R4G, R5G]), np.array([30, 10, 20]), 8
+    )
+    own = h3.latlng_to_cell(21.0, 105.8, 8)
+    got = {(int(c), int(r)): int(f) for c, r, f in zip(cells, ranks, first, strict=True)}
+    assert got[(own, R4G)] == 10 and got[(own, R5G)] == 20

@@ -169,7 +169,7 @@ def _serve(out: Path) -> tuple[_Server, threading.Thread, str]:
 
 #: a fixed number of requests, spread evenly over a fixed window that starts when the refresh
 #: begins its last step (trends, manifest, publication), so that the publication falls inside it
-REQUESTS, CLIENTS, WINDOW_S = 600, 4, 6.0
+REQUESTS, CLIENTS, WINDOW_S = 600, 4, 15.0  # the window spans the scorecard and the publication
 
 
 def test_downloads_during_a_refresh_are_complete_and_error_free(refreshed_slice, tmp_path_factory):

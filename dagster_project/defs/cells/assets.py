@@ -14,16 +14,17 @@ from dagster_project.resources import InputSource, OutputStore, PipelineSettings
 from geodata.cell_table import (
     adoption_by_cell,
     build_cell_table,
-    coverage_by_cell,
+    coverage_at,
+    coverage_history,
     rollup_cell_table,
     speed_by_cell,
 )
 from geodata.cell_table import (
     population_cells as population_cells_kernel,
 )
-from geodata.indicators.service import DEFAULT_THRESHOLDS, classify_cells
-from geodata.inputs import quarter_start
-from geodata.kernels.coverage import range_cap_counts
+from geodata.indicators.service import classify_cells
+from geodata.inputs import quarter_end_unix, quarter_start
+from geodata.kernels.coverage import ALWAYS, range_cap_counts
 from geodata.provenance import sha256_file
 from geodata.publish import provenance_record, write_cells_geoparquet
 from geodata.study_area import describe_study_area
@@ -102,30 +103,44 @@ def coverage_cells(
     cell_sites: pd.DataFrame,
     coverage_rasters: list[dict[str, Any]],
 ) -> dg.Output[pd.DataFrame]:
-    """Best mobile technology per cell (none < 2G < 3G < 4G < 5G) from cell sites within range
-    and coverage rasters, merged by the higher rank."""
+    """Since when each cell has had each mobile technology (none < 2G < 3G < 4G < 5G): from the
+    cell sites within range, each from its ``created`` date, and from the coverage rasters, each
+    from its date (TIFFTAG_DATETIME; undated rasters count for every quarter). Each quarter's
+    ``gap_cells`` takes the best technology of the sites and rasters that existed by its end."""
     context.log.info(f"coverage from {len(cell_sites):,} sites and {len(coverage_rasters)} rasters")
-    cov = coverage_by_cell(
+    history = coverage_history(
         population_cells["cell"].to_numpy(),
         settings.h3_resolution,
         sites=cell_sites,
-        rasters=[(r["path"], r["tech_rank"]) for r in coverage_rasters],
+        rasters=[(r["path"], r["tech_rank"], r.get("since", ALWAYS)) for r in coverage_rasters],
     )
+    cov = coverage_at(history, None)
     counts = cov["best_tech_rank"].value_counts().sort_index()
+    created = (
+        pd.to_numeric(cell_sites["created"], errors="coerce")
+        if "created" in cell_sites
+        else pd.Series(dtype=float)
+    )
     return dg.Output(
-        cov,
+        history,
         metadata={
             "n_cells": len(cov),
             "cells_by_best_tech_rank": dg.MetadataValue.json(
                 {str(k): int(v) for k, v in counts.items()}
             ),
             "sites_used": len(cell_sites),
+            "sites_without_created_date": int(created.isna().sum())
+            if len(created)
+            else len(cell_sites),
             "site_range_caps": dg.MetadataValue.json(
                 range_cap_counts(cell_sites["range"], cell_sites["tech_rank"])
                 if len(cell_sites)
                 else {}
             ),
             "rasters_used": len(coverage_rasters),
+            "rasters_as_of": dg.MetadataValue.json(
+                {r["path"].rsplit("/", 1)[-1]: r.get("as_of", "undated") for r in coverage_rasters}
+            ),
         },
     )
 
@@ -157,7 +172,9 @@ def gap_cells(
     res = settings.h3_resolution
     fixed = speed_by_cell(speed_tiles["fixed"], res, "fixed")
     mobile = speed_by_cell(speed_tiles["mobile"], res, "mobile")
-    table = build_cell_table(population_cells, fixed, mobile, coverage_cells, province_boundaries)
+    # mobile coverage as it was at the quarter's end: sites created (rasters dated) by then
+    coverage = coverage_at(coverage_cells, quarter_end_unix(quarter))
+    table = build_cell_table(population_cells, fixed, mobile, coverage, province_boundaries)
     table.attrs.pop("cells_outside_vietnam")
     outside = table.attrs.pop("outside")
     extra = {}
@@ -169,15 +186,24 @@ def gap_cells(
             f"({outside['fixed_tests'].sum():,.0f} fixed and {outside['mobile_tests'].sum():,.0f} "
             f"mobile tests): in no province, listed in {dest}"
         )
-    table = classify_cells(table, DEFAULT_THRESHOLDS)
+    table = classify_cells(table, settings.service_thresholds())
     table = table.join(adoption_by_cell(table, adoption_statistics, quarter_start(quarter)))
     context.log.info(f"{quarter}: {len(table):,} cells classified")
-    prov = provenance_record(inv, quarter=quarter, h3_resolution=res, thresholds=DEFAULT_THRESHOLDS)
+    prov = provenance_record(
+        inv, quarter=quarter, h3_resolution=res, thresholds=settings.service_thresholds()
+    )
     written = {}
-    dest = outputs.file("cells", f"gap_cells_{quarter}_res{res}.parquet")
-    write_cells_geoparquet(table, dest, provenance=prov)
-    written[res] = dest
-    for r in settings.rollup_resolutions:
+    detail = settings.is_detail_quarter(quarter, inv.quarters)
+    if detail:
+        dest = outputs.file("cells", f"gap_cells_{quarter}_res{res}.parquet")
+        write_cells_geoparquet(table, dest, provenance=prov)
+        written[res] = dest
+    else:
+        context.log.info(
+            f"{quarter} is a history quarter (before the latest {settings.detail_quarters}): "
+            "no cell files, its summaries feed the trends and the scorecard"
+        )
+    for r in settings.rollup_resolutions if detail else []:
         coarse = rollup_cell_table(table, r)
         dest = outputs.file("cells", f"gap_cells_{quarter}_res{r}.parquet")
         write_cells_geoparquet(coarse, dest, provenance={**prov, "h3_resolution": r})
@@ -197,7 +223,7 @@ def gap_cells(
             people_by_service_class=dg.MetadataValue.json(
                 {str(k): float(v) for k, v in people.items()}
             ),
-            thresholds=DEFAULT_THRESHOLDS.name,
+            thresholds=settings.service_thresholds().name,
             files=dg.MetadataValue.json({f"res{r}": str(p) for r, p in written.items()}),
             **extra,
         ),

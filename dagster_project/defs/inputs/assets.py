@@ -1,6 +1,7 @@
 """Raw inputs per kind, validated: accepted rows flow on, bad rows go to quarantine files."""
 
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
 import dagster as dg
@@ -12,7 +13,8 @@ from dagster_project.metadata import provenance_metadata
 from dagster_project.partitions import quarters
 from dagster_project.resources import InputSource, OutputStore, PipelineSettings
 from geodata.errors import InputError
-from geodata.inputs import InputKind
+from geodata.inputs import InputKind, raster_date_unix
+from geodata.kernels.coverage import ALWAYS
 from geodata.readers.adoption import read_adoption, resolve_resubmissions
 from geodata.readers.ookla import read_speed_tiles
 from geodata.readers.opencellid import read_cell_sites
@@ -197,7 +199,19 @@ def coverage_rasters(context: dg.AssetExecutionContext, inputs: InputSource, out
                 f.path, "technology not named in file name or TECHNOLOGY tag (2g..5g)"
             )
             continue
-        accepted.append({"path": str(f.path), "tech_rank": int(tech_rank([tech])[0]), "tech": tech})
+        when = raster_date_unix(info.tags)
+        accepted.append(
+            {
+                "path": str(f.path),
+                "tech_rank": int(tech_rank([tech])[0]),
+                "tech": tech,
+                # a dated raster (TIFFTAG_DATETIME / AS_OF) counts from its date on; undated: always
+                "since": ALWAYS if when is None else when,
+                "as_of": "undated"
+                if when is None
+                else str(datetime.fromtimestamp(when, UTC).date()),
+            }
+        )
     empty = ReadResult(pd.DataFrame(), ReadResult.empty_quarantine(), 0)
     dest = write_csv(
         quarantine_table(empty, list(rejected.values())),
@@ -212,6 +226,9 @@ def coverage_rasters(context: dg.AssetExecutionContext, inputs: InputSource, out
             files_accepted=len(accepted),
             files_rejected=len(rejected),
             rejections=reasons,
+            as_of=dg.MetadataValue.json(
+                {r["path"].rsplit("/", 1)[-1]: r["as_of"] for r in accepted}
+            ),
             quarantine_file=dg.MetadataValue.path(str(dest)),
             input_sha256=dg.MetadataValue.json(
                 {f.path.name: f.sha256 for f in inv.of_kind("coverage")}

@@ -9,7 +9,6 @@ from dagster_project.metadata import png_md, provenance_metadata, table_md
 from dagster_project.partitions import AllQuarters, by_quarter, quarters
 from dagster_project.resources import InputSource, OutputStore, PipelineSettings
 from geodata.downloads import province_summary_geodataframe, write_province_downloads
-from geodata.indicators.service import DEFAULT_THRESHOLDS
 from geodata.indicators.summaries import change_since
 from geodata.kernels.cells import cells_to_latlng
 from geodata.maps import (
@@ -66,7 +65,7 @@ def gap_maps(
             quarter=quarter,
             h3_resolution=settings.h3_resolution,
             boundary_version=version,
-            thresholds=DEFAULT_THRESHOLDS,
+            thresholds=settings.service_thresholds(),
         )
         write_geojson(
             gdf, outputs.file("geojson", f"provinces_{version}_{quarter}.geojson"), provenance=prov
@@ -158,7 +157,10 @@ def province_downloads(
     inv = inputs.inventory()
     quarter = context.partition_key
     prov = provenance_record(
-        inv, quarter=quarter, h3_resolution=settings.h3_resolution, thresholds=DEFAULT_THRESHOLDS
+        inv,
+        quarter=quarter,
+        h3_resolution=settings.h3_resolution,
+        thresholds=settings.service_thresholds(),
     )
     context.log.info(f"{quarter}: writing per-province GeoJSON for both boundary versions ...")
     hints: list[dict] = []
@@ -187,7 +189,7 @@ def province_downloads(
 @dg.asset(
     automation_condition=dg.AutomationCondition.eager(),
     group_name="maps",
-    deps=[gap_maps, gap_trends, province_downloads, "investment_plan"],
+    deps=[gap_maps, gap_trends, province_downloads, "investment_plan", "targets_scorecard"],
     kinds={"json"},
 )
 def output_manifest(

@@ -7,9 +7,8 @@ import pandas as pd
 
 from dagster_project.metadata import png_md, provenance_metadata
 from dagster_project.partitions import AllQuarters, by_quarter, quarters
-from dagster_project.resources import InputSource, OutputStore, PipelineSettings
+from dagster_project.resources import InputSource, OutputStore, PipelineSettings, detail_quarters
 from geodata.indicators.clusters import FIXED_GAP, gap_mask
-from geodata.indicators.service import DEFAULT_THRESHOLDS
 from geodata.maps import (
     cost_curve_chart_png,
     priority_map_png,
@@ -90,7 +89,10 @@ def gap_clusters(
     results = find_priorities(gap_cells)
     found = time.perf_counter() - t0
     prov = provenance_record(
-        inv, quarter=quarter, h3_resolution=settings.h3_resolution, thresholds=DEFAULT_THRESHOLDS
+        inv,
+        quarter=quarter,
+        h3_resolution=settings.h3_resolution,
+        thresholds=settings.service_thresholds(),
     )
     listing, outlines = write_priorities(results, quarter, outputs.root(), prov)
     provinces = load_provinces("34", simplified=True)
@@ -145,11 +147,17 @@ def gap_clusters(
     automation_condition=dg.AutomationCondition.eager(),
     group_name="priorities",
     kinds={"csv", "json"},
+    # clusters and plans exist for the latest (detail) quarters only: older ones are history
+    ins={
+        "gap_clusters": dg.AssetIn(metadata={"allow_missing_partitions": True}),
+        "investment_plan": dg.AssetIn(metadata={"allow_missing_partitions": True}),
+    },
 )
 def investment_priorities(
     context: dg.AssetExecutionContext,
     inputs: InputSource,
     outputs: OutputStore,
+    settings: PipelineSettings,
     gap_clusters: AllQuarters,
     investment_plan: AllQuarters,
 ) -> dg.Output[dict]:
@@ -160,7 +168,10 @@ def investment_priorities(
     inv = inputs.inventory()
     gap_clusters = by_quarter(context, "gap_clusters", gap_clusters)
     plans = by_quarter(context, "investment_plan", investment_plan)
-    periods = sorted(gap_clusters)
+    # the detail quarters that have clusters (a stale older one left in storage is not compared)
+    periods = detail_quarters(sorted(gap_clusters), settings.detail_quarters)
+    gap_clusters = {p: gap_clusters[p] for p in periods}
+    plans = {p: v for p, v in plans.items() if p in periods}
     latest = periods[-1]
     summary: dict = {"period": latest, "sample": inv.sample, "kinds": {}}
     meta: dict = {"periods": dg.MetadataValue.json(periods), "latest": latest}
@@ -296,7 +307,10 @@ def investment_plan(
     routes = plan_routes(gap_cells, national_road_graph())
     t_routes = time.perf_counter() - t1
     prov = provenance_record(
-        inv, quarter=quarter, h3_resolution=settings.h3_resolution, thresholds=DEFAULT_THRESHOLDS
+        inv,
+        quarter=quarter,
+        h3_resolution=settings.h3_resolution,
+        thresholds=settings.service_thresholds(),
     )
     labelled, curve, listing = write_site_plan(plan, quarter, outputs.root(), prov, gap_cells)
     fibre, fibre_listing = write_route_plan(routes, quarter, outputs.root(), prov)

@@ -6,10 +6,9 @@ import pandas as pd
 from dagster_project.checks import conservation_check
 from dagster_project.metadata import provenance_metadata, table_md
 from dagster_project.partitions import quarters
-from dagster_project.resources import InputSource, OutputStore
+from dagster_project.resources import InputSource, OutputStore, PipelineSettings
 from geodata.indicators.adoption import latest_adoption
 from geodata.indicators.official_population import PLAUSIBLE_RATIO, population_vs_official
-from geodata.indicators.service import DEFAULT_THRESHOLDS
 from geodata.indicators.summaries import inequality_table, summarise
 from geodata.inputs import quarter_start
 from geodata.reference import BOUNDARY_VERSIONS, population_raster_path, province_codes
@@ -38,6 +37,7 @@ def province_summaries(
     context: dg.AssetExecutionContext,
     inputs: InputSource,
     outputs: OutputStore,
+    settings: PipelineSettings,
     gap_cells: pd.DataFrame,
     adoption_statistics: pd.DataFrame,
 ):
@@ -48,7 +48,7 @@ def province_summaries(
     as_of = quarter_start(quarter)
     out: dict[str, pd.DataFrame] = {}
     for view in _VIEWS:
-        table = summarise(gap_cells, by=view, thr=DEFAULT_THRESHOLDS)
+        table = summarise(gap_cells, by=view, thr=settings.service_thresholds())
         if view in BOUNDARY_VERSIONS:
             table = table.merge(
                 latest_adoption(adoption_statistics, view, as_of), on="code", how="left"

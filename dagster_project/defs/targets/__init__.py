@@ -1,0 +1,1 @@
+"""The targets scorecard: every unit against Vietnam's own digital-infrastructure targets."""
