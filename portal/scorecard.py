@@ -62,6 +62,14 @@ _REASONS_VI: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"^the value reaches the target$"), "giá trị đã đạt mục tiêu"),
     (re.compile(r"^the target year (\d{4}) is over$"), "đã qua năm mục tiêu {0}"),
     (
+        re.compile(r"^the target year (\d{4}) is over; at this pace reached in (\d{4}Q[1-4])$"),
+        "đã qua năm mục tiêu {0}; với tốc độ này, đạt được vào {1}",
+    ),
+    (
+        re.compile(r"^at this pace not before (\d{4}Q[1-4])$"),
+        "với tốc độ này, không đạt được trước {0}",
+    ),
+    (
         re.compile(r"^(\d+) quarter\(s\) with a value: a trend needs at least (\d+)$"),
         "mới có {0} quý có số liệu: cần ít nhất {1} quý để tính xu hướng",
     ),

@@ -13,7 +13,8 @@ one measurable target in one quarter, from that unit's summaries of every quarte
 * **trend**: the Theil-Sen slope per quarter over the quarters with a value (the median of the
   slopes between every pair of quarters: robust to one odd quarter, no distribution assumed), and
   its line through the median residual;
-* **projected_quarter**: the first quarter in which that line reaches the target;
+* **projected_quarter**: the first quarter in which that line reaches the target (empty when
+  it does not rise, or only more than :data:`HORIZON_YEARS` after the target year);
 * **status**, in this order:
 
   - ``not measurable``: the target is not measurable, or the unit has no value this quarter;
@@ -67,6 +68,8 @@ __all__ = [
 STATUSES: tuple[str, ...] = ("met", "on track", "off track", "not measurable")
 #: Quarters with a value a trend needs (two points always make a line: three can disagree).
 MIN_QUARTERS = 3
+#: Years past the target year a projection may reach; further out it is "not before" that.
+HORIZON_YEARS = 10
 _DATA = Path(__file__).resolve().parents[1] / "data" / "targets"
 TARGETS_CSV = _DATA / "vn_digital_infrastructure_targets.csv"
 PUBLISHED_FIGURES_CSV = _DATA / "published_national_figures.csv"
@@ -282,11 +285,13 @@ def assess(
         return result("met", "the value reaches the target", slope)
     deadline = quarter_index(f"{int(target_year)}Q4")
     projected = ""
+    horizon = deadline + 4 * HORIZON_YEARS
     if used >= 2 and sign * slope > 0:  # first quarter from now on where the line reaches it
-        at = int(math.ceil((target - intercept) / slope - 1e-9))
-        projected = quarter_label(max(at, int(q[-1]) + 1))
+        at = max(int(math.ceil((target - intercept) / slope - 1e-9)), int(q[-1]) + 1)
+        projected = quarter_label(at) if at <= horizon else ""
     if int(q[-1]) > deadline:
-        return result("off track", f"the target year {target_year} is over", slope, projected)
+        when = f"; at this pace reached in {projected}" if projected else ""
+        return result("off track", f"the target year {target_year} is over{when}", slope, projected)
     if used < min_quarters:
         return result(
             "not measurable",
@@ -296,6 +301,9 @@ def assess(
         )
     if not sign * slope > 0:
         return result("off track", "the trend does not move towards the target", slope)
+    if not projected:
+        reason = f"at this pace not before {quarter_label(horizon)}"
+        return result("off track", reason, slope)
     if quarter_index(projected) > deadline:
         return result(
             "off track", f"at this pace the target is reached in {projected}", slope, projected

@@ -267,3 +267,9 @@ def test_met_series_keeps_its_trend():
     a = assess(Q[:3], [36.0, 38.0, 41.0], target=40, target_year=2025)
     assert a.status == "met" and a.trend_per_quarter == pytest.approx(2.5)
     assert a.projected_quarter == ""
+
+
+def test_a_projection_beyond_the_horizon_is_not_a_quarter():
+    a = assess(Q[:3], [1.0, 1.01, 1.02], target=99, target_year=2030)
+    assert a.status == "off track" and a.projected_quarter == ""
+    assert "not before 2040Q4" in a.reason

@@ -396,3 +396,27 @@ def test_a_flat_trend_is_not_an_improvement(scorecard_output, tmp_path):
     improved = _section(TestClient(create_app(root)).get("/scorecard").text, "improved")
     assert f'data-indicator="{flat}"' not in improved
     assert f'data-indicator="{MEASURABLE[1]}"' in improved
+
+
+def test_every_reason_the_pipeline_writes_has_its_vietnamese():
+    import numpy as np
+
+    from geodata.indicators.targets import assess
+    from portal.scorecard import reason_vi
+
+    q = ["2025Q1", "2025Q2", "2025Q3"]
+    cases = [
+        (q, [30.0, 35.0, 41.0], 40, 2025),  # met
+        (q, [25.0, 30.0, 35.0], 40, 2025),  # on track
+        (q, [20.0, 25.0, 30.0], 50, 2025),  # too slow
+        (q, [30.0, 25.0, 20.0], 50, 2030),  # falling
+        (q, [1.0, 1.01, 1.02], 99, 2030),  # beyond the horizon
+        (q[:2], [20.0, 25.0], 50, 2030),  # too few quarters
+        (q, [20.0, 25.0, np.nan], 50, 2030),  # nothing this quarter
+        (["2026Q1", "2026Q2", "2026Q3"], [20.0, 30.0, 39.0], 40, 2025),  # year over, rising
+        (["2026Q1", "2026Q2", "2026Q3"], [30.0, 30.0, 30.0], 40, 2025),  # year over, flat
+    ]
+    for quarters, values, target, year in cases:
+        reason = assess(quarters, values, target, year).reason
+        assert reason_vi(reason), reason
+    assert reason_vi(assess(q, [np.nan] * 3, 1, 2025, measurable=False).reason)
