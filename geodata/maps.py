@@ -598,12 +598,15 @@ def target_status_map_png(
         paint(ax, main, "white")
         islands_panel(ax, lambda panel, paint=paint: paint(panel, islands, "#555555"))
         _frame_mainland(ax)
-        ax.set_title(label, fontsize=9)
+        ax.set_title(label, fontsize=9, loc="left")
     for ax in axes.ravel()[len(panels) :]:
         ax.set_axis_off()
     handles = [Patch(color=c, label=s) for s, c in STATUS_COLOURS.items()]
-    fig.legend(handles=handles, loc="lower center", ncol=4, fontsize=9, frameon=False)
-    fig.suptitle(_title(title, sample), fontsize=12)
+    fig.legend(
+        handles=handles, loc="upper center", bbox_to_anchor=(0.5, 0.955), ncol=4, fontsize=9,
+        frameon=False,
+    )  # fmt: skip
+    fig.suptitle(_title(title, sample), fontsize=12, y=0.985)
     return _finish(fig, f"{source} {ATTRIBUTION}".strip())
 
 

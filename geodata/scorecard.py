@@ -124,7 +124,7 @@ def publish_scorecards(
             provenance={**provenance, "boundary_version": version, "period": latest},
         )
         written["geojson"].append(dest)
-        panels = [(i, f"{labels[i]}: {_target_text(measurable, i)}") for i in labels]
+        panels = [(i, f"{labels[i]}\ntarget {_target_text(measurable, i)}") for i in labels]
         png = target_status_map_png(
             provinces,
             panels,

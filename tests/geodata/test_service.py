@@ -315,3 +315,23 @@ def test_custom_threshold_type_is_a_plain_dataclass():
     )
     assert dataclasses.asdict(thr)["mobile_min_served_tech"] == 4
     assert names(classify_fixed([10.0], [1.0], [1], thr)) == ["served"]
+
+
+def test_vietnamese_threshold_set_is_named_and_stricter_for_served():
+    from geodata.indicators.service import (
+        DEFAULT_THRESHOLDS,
+        THRESHOLD_SETS,
+        VN_2025_THRESHOLDS,
+        threshold_set,
+    )
+
+    assert threshold_set("vn_2025") is VN_2025_THRESHOLDS
+    assert threshold_set("NTIA_FCC") is DEFAULT_THRESHOLDS
+    assert set(THRESHOLD_SETS) == {"ntia_fcc", "vn_2025"}
+    assert "36/QĐ-TTg" in VN_2025_THRESHOLDS.name and "36/QĐ-TTg" in VN_2025_THRESHOLDS.source
+    # 150 Mbps fixed: served under NTIA (100/20), underserved under Vietnam's 200 Mbps target
+    down, up, tech = [150.0], [30.0], [3]
+    assert SERVICE_CLASSES[classify_fixed(down, up, tech, DEFAULT_THRESHOLDS)[0]] == "served"
+    assert SERVICE_CLASSES[classify_fixed(down, up, tech, VN_2025_THRESHOLDS)[0]] == "underserved"
+    with pytest.raises(ValueError, match="vn_2025"):
+        threshold_set("eu_gigabit")
