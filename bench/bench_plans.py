@@ -57,9 +57,9 @@ def gap_cells_for_bench(cache: Path = CACHE, national: bool = True) -> list[Path
 
 
 def main() -> None:
-    from geodata.planning.publish import label_routes, label_sites
     from geodata.planning.routes import build_road_graph, plan_routes
     from geodata.planning.sites import mobile_targets, plan_sites
+    from geodata.publishing.plans import label_routes, label_sites
     from geodata.reference import load_roads
 
     info = machine()

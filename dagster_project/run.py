@@ -21,7 +21,7 @@ from dagster_project.defs.automation.refresh import add_new_quarters, input_stat
 from dagster_project.resources import detail_quarters
 from geodata.errors import InputError
 from geodata.provenance import atomic_write_json, fingerprint, sha256_file
-from geodata.publication import (
+from geodata.publishing.generations import (
     CURRENT,
     RefreshLocked,
     current_generation,

@@ -38,7 +38,7 @@ from urllib.parse import quote
 import pandas as pd
 
 from geodata.errors import CorruptFileError, SchemaError
-from geodata.publication import CURRENT, PUBLISHED
+from geodata.publishing.generations import CURRENT, PUBLISHED
 from geodata.reference import BOUNDARY_VERSIONS, province_names
 
 __all__ = [
@@ -301,7 +301,7 @@ class ManifestStore:
     """The catalogue of one output directory, re-read when ``manifest.json`` changes.
 
     Files are served from the published generation ``current`` points at (see
-    ``geodata.publication``), resolved once per request so that the manifest and the file come
+    ``geodata.publishing.generations``), resolved once per request so that the manifest and the file come
     from the same complete set; before the first publication, from the output directory itself.
     A change is a different generation or ``(mtime_ns, size, inode)`` of its manifest, checked by
     one ``os.stat`` per call.

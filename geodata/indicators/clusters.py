@@ -404,8 +404,8 @@ def cluster_outlines(members: pd.DataFrame, clusters: pd.DataFrame) -> gpd.GeoDa
     -------
     GeoDataFrame in EPSG:4326, rank order, exterior rings counter-clockwise (RFC 7946).
     """
-    # local import: geodata.publish pulls in the whole output stack
-    from geodata.publish import cells_geodataframe
+    # local import: geodata.publishing.outputs pulls in the whole output stack
+    from geodata.publishing.outputs import cells_geodataframe
 
     _need(members, ("cell", "cluster_id"))
     hexes = cells_geodataframe(members[["cell", "cluster_id"]].reset_index(drop=True))

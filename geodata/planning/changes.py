@@ -42,7 +42,7 @@ def site_plan_changes(
     radius_km: float,
 ) -> pd.DataFrame:
     """Rows for every site of ``previous`` and the new sites of ``current`` (labelled site
-    tables, :data:`geodata.planning.publish.SITE_COLUMNS`); ``targets``/``people`` are the
+    tables, :data:`geodata.publishing.plans.SITE_COLUMNS`); ``targets``/``people`` are the
     current quarter's targets."""
     t = np.asarray(targets, dtype=np.uint64)
     p = np.asarray(people, dtype=np.float64)

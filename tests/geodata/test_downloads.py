@@ -23,9 +23,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from rasterio.windows import Window
 
-from geodata import downloads
 from geodata.cell_table import assign_provinces
-from geodata.downloads import (
+from geodata.errors import InputError, SchemaError
+from geodata.indicators.service import DEFAULT_THRESHOLDS, classify_cells
+from geodata.indicators.summaries import summarise
+from geodata.inputs import InputInventory
+from geodata.kernels.raster import raster_to_cells
+from geodata.publishing import downloads
+from geodata.publishing.downloads import (
     CELL_PROPERTIES,
     COARSE_PROPERTIES,
     LISTING_COLUMNS,
@@ -34,12 +39,7 @@ from geodata.downloads import (
     province_summary_geodataframe,
     write_province_downloads,
 )
-from geodata.errors import InputError, SchemaError
-from geodata.indicators.service import DEFAULT_THRESHOLDS, classify_cells
-from geodata.indicators.summaries import summarise
-from geodata.inputs import InputInventory
-from geodata.kernels.raster import raster_to_cells
-from geodata.publish import provenance_record
+from geodata.publishing.outputs import provenance_record
 from geodata.reference import (
     BOUNDARY_VERSIONS,
     load_provinces,

@@ -15,8 +15,8 @@ import shapely
 from scipy.sparse import csgraph
 
 from geodata.planning.costs import DEFAULT_COSTS
-from geodata.planning.publish import ROUTE_COLUMNS, label_routes, route_curve, write_route_plan
 from geodata.planning.routes import build_road_graph, fibre_units, plan_routes
+from geodata.publishing.plans import ROUTE_COLUMNS, label_routes, route_curve, write_route_plan
 
 A = [(105.00, 21.00), (105.05, 21.00), (105.10, 21.00)]
 B = [(105.10, 21.00), (105.10, 21.05), (105.10, 21.10)]

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import shapely
 
-from geodata import maps
+from geodata.publishing import maps
 from geodata.reference import load_provinces
 
 

@@ -10,8 +10,8 @@ import pytest
 
 from geodata.planning.changes import route_plan_changes, site_plan_changes
 from geodata.planning.costs import PlanCosts
-from geodata.planning.publish import label_sites
 from geodata.planning.sites import plan_sites
+from geodata.publishing.plans import label_sites
 
 COSTS = PlanCosts(site_radius_km=1.5)
 

@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 from geodata.indicators.clusters import GAP_RULES, gap_mask
-from geodata.priorities import (
+from geodata.publishing.priorities import (
     TOP_N,
     find_priorities,
     priority_changes,

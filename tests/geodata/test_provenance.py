@@ -38,7 +38,7 @@ def test_manifest_lists_files_and_reuses_unchanged_entries(tmp_path):
     import json
     import os
 
-    from geodata.publish import build_manifest
+    from geodata.publishing.outputs import build_manifest
 
     (tmp_path / "a.geojson").write_text(
         json.dumps(
@@ -71,7 +71,7 @@ def test_manifest_takes_writers_hints_only_for_unchanged_files(tmp_path):
     import os
 
     from geodata.provenance import atomic_write_bytes
-    from geodata.publish import (
+    from geodata.publishing.outputs import (
         MANIFEST_HINTS_DIR,
         build_manifest,
         manifest_hint,

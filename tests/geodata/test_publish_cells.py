@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from geodata.publish import (
+from geodata.publishing.outputs import (
     cells_geodataframe,
     cells_polygons,
     cells_rings,

@@ -197,7 +197,7 @@ def test_rendered_features_are_gdal_bytes(res, seed, n, clockwise):
     rounded like published columns (and missing): byte for byte what GDAL writes."""
     import h3
 
-    from geodata.publish import cells_polygons
+    from geodata.publishing.outputs import cells_polygons
 
     rng = np.random.default_rng(seed)
     lat, lng = rng.uniform(-60, 60, n), rng.uniform(-170, 170, n)

@@ -15,14 +15,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from geodata.planning.costs import PlanCosts
-from geodata.planning.publish import (
+from geodata.planning.sites import mobile_targets, plan_sites
+from geodata.publishing.plans import (
     SITE_COLUMNS,
     cost_curve,
     label_sites,
     write_cost_curve,
     write_site_plan,
 )
-from geodata.planning.sites import mobile_targets, plan_sites
 
 RES = 8
 COSTS = PlanCosts(site_radius_km=1.5)

@@ -235,7 +235,7 @@ def test_most_improved_and_furthest_behind(history):
 def test_publish_scorecards_writes_the_contract_files(history, tmp_path):
     import pyogrio
 
-    from geodata.scorecard import build_scorecards, publish_scorecards
+    from geodata.publishing.scorecard import build_scorecards, publish_scorecards
 
     cards = build_scorecards(history, thresholds="X")
 

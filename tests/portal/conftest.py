@@ -2,7 +2,7 @@
 
 ``downloads/{version}/{code}_{slug}/{quarter}_{summary,cells}.geojson`` for three provinces of
 the 34 system and one of the 63 system, the 34 province-summary GeoJSON, a CSV, a PNG, a
-Parquet file and ``manifest.json`` from :func:`geodata.publish.build_manifest`.
+Parquet file and ``manifest.json`` from :func:`geodata.publishing.outputs.build_manifest`.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from geodata.publish import build_manifest, cells_geodataframe
+from geodata.publishing.outputs import build_manifest, cells_geodataframe
 from geodata.reference import load_provinces
 from geodata.writers.geojson import write_geojson
 

@@ -22,7 +22,7 @@ with warnings.catch_warnings():  # starlette 1.x prefers httpx2; httpx 0.28 work
     from starlette.testclient import TestClient
 
 from geodata.errors import SchemaError
-from geodata.publish import build_manifest
+from geodata.publishing.outputs import build_manifest
 from geodata.reference import province_names
 from portal.__main__ import DEFAULT_HOST, DEFAULT_PORT
 from portal.__main__ import settings as env_settings
@@ -495,7 +495,7 @@ def test_vendored_leaflet_is_complete():
 
 
 def test_cell_colours_match_the_static_maps():
-    from geodata.maps import CLASS_COLOURS
+    from geodata.publishing.maps import CLASS_COLOURS
 
     js = (STATIC_DIR / "map.js").read_text()
     block = re.search(r"const CLASS_COLOURS = \{(.*?)\};", js, re.S)[1]
@@ -574,7 +574,7 @@ def test_map_offers_the_investment_plans_of_its_quarter(output_dir):
     import geopandas as gpd
     import shapely
 
-    from geodata.publish import build_manifest
+    from geodata.publishing.outputs import build_manifest
     from geodata.writers.geojson import write_geojson
 
     assert _map_config(TestClient(create_app(output_dir)).get("/map/34").text)["plans"] == {
@@ -642,7 +642,7 @@ def test_province_page_opens_with_its_figures(output_dir):
     among provinces, no previous quarter yet; the plan's first rows and map when published."""
     import pandas as pd
 
-    from geodata.publish import build_manifest
+    from geodata.publishing.outputs import build_manifest
 
     tables = output_dir / "tables"
     summary = pd.read_csv(tables / f"summary_34_{PERIOD}.csv", dtype={"code": str})

@@ -1,4 +1,4 @@
-"""The portal serves the published generation ``current`` points at (geodata.publication)."""
+"""The portal serves the published generation ``current`` points at (geodata.publishing.generations)."""
 
 from __future__ import annotations
 
@@ -14,8 +14,8 @@ with warnings.catch_warnings():  # starlette 1.x prefers httpx2; httpx 0.28 work
     from starlette.testclient import TestClient
 
 from geodata.provenance import atomic_write_bytes
-from geodata.publication import CURRENT, publish_generation
-from geodata.publish import build_manifest
+from geodata.publishing.generations import CURRENT, publish_generation
+from geodata.publishing.outputs import build_manifest
 from portal.app import create_app
 
 CELLS = "downloads/34/01_ha_noi/2026Q3_cells.geojson"

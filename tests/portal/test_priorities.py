@@ -13,7 +13,7 @@ with warnings.catch_warnings():  # starlette 1.x prefers httpx2; httpx 0.28 work
     from starlette.testclient import TestClient
 
 from geodata.provenance import atomic_write_bytes
-from geodata.publish import build_manifest
+from geodata.publishing.outputs import build_manifest
 from portal.app import create_app
 
 

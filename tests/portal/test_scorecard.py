@@ -1,7 +1,7 @@
 """The targets scorecard page and the targets section of a province page.
 
 The fixture is the session's output directory (``conftest.built_output``) plus scorecard files
-written here in the published layout (``geodata.scorecard``'s file names and columns), so the
+written here in the published layout (``geodata.publishing.scorecard``'s file names and columns), so the
 tests take well under a second each and need no pipeline run.
 """
 
@@ -24,7 +24,7 @@ with warnings.catch_warnings():  # starlette 1.x prefers httpx2; httpx 0.28 work
 
 import portal.scorecard
 from geodata.indicators.targets import INDICATORS, SCORECARD_COLUMNS, STATUSES, load_targets
-from geodata.publish import build_manifest
+from geodata.publishing.outputs import build_manifest
 from geodata.reference import load_regions, province_names
 from portal.app import create_app
 from portal.scorecard import STATUS_LABELS
@@ -107,7 +107,7 @@ def _csv(df: pd.DataFrame, dest: Path) -> None:
 
 
 def write_scorecard(root: Path) -> None:
-    """The scorecard files of ``geodata.scorecard`` for two quarters, synthetic values."""
+    """The scorecard files of ``geodata.publishing.scorecard`` for two quarters, synthetic values."""
     regions = load_regions()[["region_id", "region_name_vi", "region_name_en"]].drop_duplicates()
     views = {
         v: [(c, r["name"], r["name_ascii"]) for c, r in province_names(v).iterrows()]

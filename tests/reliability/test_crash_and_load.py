@@ -25,7 +25,12 @@ import pandas as pd
 import pytest
 import uvicorn
 
-from geodata.publication import CURRENT, current_generation, generations, verify_generation
+from geodata.publishing.generations import (
+    CURRENT,
+    current_generation,
+    generations,
+    verify_generation,
+)
 from portal.app import create_app
 from portal.catalogue import load_catalogue
 from tests.reliability.conftest import (

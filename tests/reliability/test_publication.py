@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from geodata.provenance import OutputWriteError, atomic_write_bytes, atomic_write_text
-from geodata.publication import (
+from geodata.publishing.generations import (
     CURRENT,
     LOCK_NAME,
     PUBLISHED,
@@ -27,7 +27,7 @@ from geodata.publication import (
     refresh_lock,
     verify_generation,
 )
-from geodata.publish import build_manifest
+from geodata.publishing.outputs import build_manifest
 from tests.reliability.conftest import PROJECT_ROOT, tree_digests
 
 
@@ -87,7 +87,7 @@ def test_a_file_changed_after_the_manifest_is_not_published(tmp_path):
 _KILL_INSIDE_PUBLISH = textwrap.dedent(
     """
     import os, signal, sys
-    from geodata.publication import publish_generation
+    from geodata.publishing.generations import publish_generation
     name, nth = sys.argv[2], int(sys.argv[3])
     real = getattr(os, name)
     calls = [0]
@@ -138,7 +138,7 @@ def test_kill_9_inside_the_publication_keeps_the_previous_generation(tmp_path, c
 _HOLD_LOCK = textwrap.dedent(
     """
     import sys, time
-    from geodata.publication import refresh_lock
+    from geodata.publishing.generations import refresh_lock
     with refresh_lock(sys.argv[1]):
         print("locked", flush=True)
         time.sleep(120)

@@ -26,7 +26,7 @@ from geodata.indicators.service import classify_cells
 from geodata.inputs import quarter_end_unix, quarter_start
 from geodata.kernels.coverage import ALWAYS, range_cap_counts
 from geodata.provenance import sha256_file
-from geodata.publish import provenance_record, write_cells_geoparquet
+from geodata.publishing.outputs import provenance_record, write_cells_geoparquet
 from geodata.study_area import describe_study_area
 from geodata.writers import write_csv
 

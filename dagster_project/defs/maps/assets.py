@@ -8,19 +8,19 @@ import pandas as pd
 from dagster_project.metadata import png_md, provenance_metadata, table_md
 from dagster_project.partitions import AllQuarters, by_quarter, quarters
 from dagster_project.resources import InputSource, OutputStore, PipelineSettings
-from geodata.downloads import province_summary_geodataframe, write_province_downloads
 from geodata.indicators.summaries import change_since
 from geodata.kernels.cells import cells_to_latlng
-from geodata.maps import (
+from geodata.provenance import atomic_write_bytes
+from geodata.publishing.downloads import province_summary_geodataframe, write_province_downloads
+from geodata.publishing.generations import publish_generation, refresh_lock
+from geodata.publishing.maps import (
     cell_class_map_png,
     inequality_chart_png,
     province_choropleth_png,
     source_line,
     unserved_by_region_chart_png,
 )
-from geodata.provenance import atomic_write_bytes
-from geodata.publication import publish_generation, refresh_lock
-from geodata.publish import build_manifest, provenance_record, write_manifest_hints
+from geodata.publishing.outputs import build_manifest, provenance_record, write_manifest_hints
 from geodata.reference import BOUNDARY_VERSIONS, load_provinces
 from geodata.writers import write_csv, write_geojson
 
@@ -198,7 +198,7 @@ def output_manifest(
     """manifest.json: every published file with its size and sha256 (and features and period for
     GeoJSON), so downloads can be verified, and the national investment priorities (top 20);
     then the set is published as a new generation (``current`` -> ``published/<generation>``,
-    see geodata.publication)."""
+    see geodata.publishing.generations)."""
     inv = inputs.inventory()
     with refresh_lock(outputs.root()):  # one publisher at a time (make run, dagster dev)
         path = build_manifest(

@@ -9,16 +9,20 @@ from dagster_project.metadata import png_md, provenance_metadata
 from dagster_project.partitions import AllQuarters, by_quarter, quarters
 from dagster_project.resources import InputSource, OutputStore, PipelineSettings, detail_quarters
 from geodata.indicators.clusters import FIXED_GAP, gap_mask
-from geodata.maps import (
+from geodata.planning.changes import route_plan_changes, site_plan_changes, write_plan_changes
+from geodata.planning.costs import PlanCosts
+from geodata.planning.routes import national_road_graph, plan_routes
+from geodata.planning.sites import mobile_targets, plan_sites
+from geodata.provenance import atomic_write_bytes
+from geodata.publishing.maps import (
     cost_curve_chart_png,
     priority_map_png,
     route_plan_map_png,
     site_plan_map_png,
     source_line,
 )
-from geodata.planning.changes import route_plan_changes, site_plan_changes, write_plan_changes
-from geodata.planning.costs import PlanCosts
-from geodata.planning.publish import (
+from geodata.publishing.outputs import provenance_record
+from geodata.publishing.plans import (
     curve_headline,
     plan_rule,
     route_curve,
@@ -28,9 +32,7 @@ from geodata.planning.publish import (
     write_route_plan,
     write_site_plan,
 )
-from geodata.planning.routes import national_road_graph, plan_routes
-from geodata.planning.sites import mobile_targets, plan_sites
-from geodata.priorities import (
+from geodata.publishing.priorities import (
     PRIORITIES_DIR,
     TOP_N,
     find_priorities,
@@ -39,8 +41,6 @@ from geodata.priorities import (
     write_priorities,
     write_priority_changes,
 )
-from geodata.provenance import atomic_write_bytes
-from geodata.publish import provenance_record
 from geodata.reference import load_provinces
 
 #: Columns of the top-20 table shown in the UI.

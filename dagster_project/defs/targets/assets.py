@@ -10,10 +10,10 @@ from dagster_project.metadata import png_md, provenance_metadata, table_md
 from dagster_project.partitions import AllQuarters, by_quarter
 from dagster_project.resources import InputSource, OutputStore, PipelineSettings
 from geodata.indicators.targets import INDICATORS, furthest_behind, indicator_values, load_targets
-from geodata.maps import source_line
-from geodata.publish import provenance_record
+from geodata.publishing.maps import source_line
+from geodata.publishing.outputs import provenance_record
+from geodata.publishing.scorecard import build_scorecards, publish_scorecards
 from geodata.reference import BOUNDARY_VERSIONS, province_codes
-from geodata.scorecard import build_scorecards, publish_scorecards
 
 _NATION_COLUMNS = [
     "indicator",

@@ -32,7 +32,6 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from geodata.downloads import DOWNLOADS_DIR, province_slug
 from geodata.indicators.clusters import (
     GAP_RULES,
     GapRule,
@@ -42,6 +41,7 @@ from geodata.indicators.clusters import (
 )
 from geodata.kernels.cells import cells_to_strings
 from geodata.provenance import atomic_write_bytes
+from geodata.publishing.downloads import DOWNLOADS_DIR, province_slug
 from geodata.reference import BOUNDARY_VERSIONS, load_regions, province_names
 from geodata.writers import write_csv, write_parquet
 from geodata.writers.geojson import collection_bytes, collection_header, geojson_bytes

@@ -26,11 +26,11 @@ import shapely
 from scipy.spatial import cKDTree
 
 from geodata.cell_table import assign_provinces
-from geodata.downloads import DOWNLOADS_DIR, province_slug
 from geodata.kernels.cells import cells_to_strings
 from geodata.kernels.sphere import chord_to_km, unit_vectors
 from geodata.planning.routes import RoutePlan
 from geodata.planning.sites import SitePlan
+from geodata.publishing.downloads import DOWNLOADS_DIR, province_slug
 from geodata.reference import (
     BOUNDARY_VERSIONS,
     load_provinces,
@@ -448,8 +448,8 @@ def write_province_plan_maps(
 ) -> list[str]:
     """``downloads/{version}/{code}_{slug}/{quarter}_plan.png`` for every province of both
     versions: the province's planned sites and fibre (national ranks). Returns the paths."""
-    from geodata.maps import province_plan_map_png
     from geodata.provenance import atomic_write_bytes
+    from geodata.publishing.maps import province_plan_map_png
 
     root = Path(out_root)
     lines = np.asarray(list(route_lines), dtype=object)

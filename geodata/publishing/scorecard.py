@@ -29,8 +29,8 @@ from geodata.indicators.targets import (
     quarter_index,
     scorecard,
 )
-from geodata.maps import target_status_map_png, target_trend_chart_png
 from geodata.provenance import atomic_write_bytes
+from geodata.publishing.maps import target_status_map_png, target_trend_chart_png
 from geodata.reference import BOUNDARY_VERSIONS, load_provinces, load_regions
 from geodata.writers import write_csv
 from geodata.writers.geojson import write_geojson

@@ -12,7 +12,7 @@ decimals), and per version one national file of coarser cells::
 summaries are the gap-maps asset's ``geojson/provinces_{version}_{quarter}.geojson``.
 
 Every file carries a top-level ``provenance`` member: the caller's
-:func:`geodata.publish.provenance_record` plus ``boundary_version``, ``h3_resolution`` (of the
+:func:`geodata.publishing.outputs.provenance_record` plus ``boundary_version``, ``h3_resolution`` (of the
 features in the file), ``h3_resolution_base`` (of the cell table) and, in province files,
 ``province_code``, ``province_name``, ``size_budget_bytes`` and, when the budget coarsened the
 cells, ``resolution_note``. Properties use official codes, names with diacritics and ASCII names,
@@ -71,7 +71,7 @@ from geodata.cell_table import assign_provinces, rollup_cell_table
 from geodata.errors import InputError, SchemaError
 from geodata.kernels.cells import cells_resolution, cells_to_strings
 from geodata.provenance import atomic_write_bytes
-from geodata.publish import cells_rings, manifest_hint
+from geodata.publishing.outputs import cells_rings, manifest_hint
 from geodata.reference import BOUNDARY_VERSIONS, load_provinces, province_names
 from geodata.technology import TECH_RANK
 from geodata.writers.geojson import (
@@ -157,7 +157,7 @@ LISTING_COLUMNS: tuple[str, ...] = (
     "features",
 )
 
-#: Keys the caller's provenance record must hold (as :func:`geodata.publish.provenance_record`
+#: Keys the caller's provenance record must hold (as :func:`geodata.publishing.outputs.provenance_record`
 #: writes them, called with ``thresholds=``).
 PROVENANCE_KEYS: tuple[str, ...] = (
     "generated_at",
@@ -398,7 +398,7 @@ def _check_inputs(
     lost = [k for k in PROVENANCE_KEYS if k not in prov]
     if lost:
         raise ValueError(
-            f"provenance lacks {lost}; pass geodata.publish.provenance_record(..., thresholds=...)"
+            f"provenance lacks {lost}; pass geodata.publishing.outputs.provenance_record(..., thresholds=...)"
         )
     if prov.get("period") not in (None, quarter):
         raise ValueError(f"provenance is for period {prov['period']!r}, not {quarter!r}")
@@ -532,13 +532,13 @@ def write_province_downloads(
         columns); all their columns go into the summary files
     quarter : ``YYYYQn``, used in file names and as the provenance ``period``
     out_dir : output root; files go below ``out_dir/downloads/``
-    provenance : :func:`geodata.publish.provenance_record` output, with ``thresholds``
+    provenance : :func:`geodata.publishing.outputs.provenance_record` output, with ``thresholds``
     max_bytes : size budget of each per-province file
     coarse_res : resolution of the national cells files, and the coarsest a province's cells
         may be aggregated to under the budget
     manifest_hints : when given, the manifest entry of every file written (size, mtime, sha256
-        of the bytes written, features, period; :func:`geodata.publish.manifest_hint`) is
-        appended, for :func:`geodata.publish.write_manifest_hints`
+        of the bytes written, features, period; :func:`geodata.publishing.outputs.manifest_hint`) is
+        appended, for :func:`geodata.publishing.outputs.write_manifest_hints`
 
     Returns
     -------

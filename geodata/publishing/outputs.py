@@ -21,7 +21,7 @@ from geodata import __version__
 from geodata.inputs import InputInventory
 from geodata.kernels.cells import cells_to_strings
 from geodata.provenance import atomic_write_json, sha256_bytes, sha256_file, utc_now_iso
-from geodata.publication import RESERVED_NAMES
+from geodata.publishing.generations import RESERVED_NAMES
 from geodata.reference import ATTRIBUTION, BOUNDARY_VALID_FROM
 from geodata.writers.tables import write_wkb_geoparquet
 
