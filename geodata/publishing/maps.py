@@ -76,7 +76,7 @@ def source_line(sample: bool) -> str:
 
 
 def _title(text: str, sample: bool) -> str:
-    return f"SYNTHETIC SAMPLE DATA - {text}" if sample else text
+    return f"DỮ LIỆU MẪU TỔNG HỢP / SYNTHETIC SAMPLE DATA\n{text}" if sample else text
 
 
 def _finish(fig: plt.Figure, source: str, *, tight: bool = True) -> bytes:
@@ -236,7 +236,10 @@ def unserved_by_region_chart_png(
     ax.set_xlabel("people unserved (millions)")
     ax.set_ylabel("")
     ax.legend(title="period", fontsize=7)
-    ax.set_title(_title("People unserved by region and period", sample), fontsize=10)
+    ax.set_title(
+        _title("Người chưa được phục vụ theo vùng / People unserved by region and period", sample),
+        fontsize=10,
+    )
     return _finish(fig, f"{source} {ATTRIBUTION}".strip())
 
 
@@ -249,7 +252,14 @@ def inequality_chart_png(table: pd.DataFrame, *, sample: bool, source: str = "")
     ax.set_ylim(bottom=0)
     ax.set_ylabel("index (0 = equal)")
     ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
-    ax.set_title(_title("Is the gap closing? Inequality of access by period", sample), fontsize=10)
+    ax.set_title(
+        _title(
+            "Khoảng cách có thu hẹp? Bất bình đẳng tiếp cận / Is the gap closing? Inequality of "
+            "access by period",
+            sample,
+        ),
+        fontsize=10,
+    )
     return _finish(fig, f"{source} {ATTRIBUTION}".strip())
 
 

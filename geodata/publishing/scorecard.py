@@ -143,7 +143,8 @@ def publish_scorecards(
             label=labels[indicator],
             target=float(row["target"]),
             target_year=int(row["target_year"]),
-            title=f"{labels[indicator]}: nation and regions by quarter",
+            title=f"{INDICATORS[indicator][3]} / {labels[indicator]}: cả nước và vùng / nation and "
+            "regions by quarter",
             sample=sample,
             source=source,
         )

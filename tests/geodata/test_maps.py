@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import geopandas as gpd
 import numpy as np
+import pandas as pd
 import pytest
 import shapely
 
@@ -40,10 +41,10 @@ def figures(monkeypatch):
     seen = []
     finish = maps._finish
 
-    def capture(fig, source):
+    def capture(fig, source, **kw):
         seen.append(fig)
         fig.canvas.draw()
-        return finish(fig, source)
+        return finish(fig, source, **kw)
 
     monkeypatch.setattr(maps, "_finish", capture)
     return seen
@@ -70,6 +71,25 @@ def _national_maps(provinces):
         lambda: maps.cell_class_map_png(lat, lng, classes, provinces, title="t", sample=False),
     )
     yield "priorities", lambda: maps.priority_map_png(outlines, provinces, title="t", sample=True)
+    sites = pd.DataFrame(
+        {"rank": [1, 2], "lat": [21.1, 16.83], "lng": [105.1, 112.33], "people_new": [900.0, 50.0]}
+    )
+    yield "sites", lambda: maps.site_plan_map_png(sites, provinces, title="t", sample=True)
+    lines = [shapely.LineString([(105.0, 21.0), (105.3, 21.2)])]
+    routes = pd.DataFrame({"rank": [1], "people": [500.0], "lat": [21.0], "lng": [105.0]})
+    yield (
+        "routes",
+        lambda: maps.route_plan_map_png(routes, lines, provinces, title="t", sample=False),
+    )
+    status = provinces.copy()
+    status["status_a"] = np.where(np.arange(len(status)) % 2, "met", "off track")
+    status["status_b"] = "on track"
+    yield (
+        "targets",
+        lambda: maps.target_status_map_png(
+            status, [("a", "A"), ("b", "B")], title="t", sample=True
+        ),
+    )
 
 
 def test_every_national_map_shows_both_archipelagos_named(provinces, figures):

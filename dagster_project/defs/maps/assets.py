@@ -51,8 +51,9 @@ def gap_maps(
         png = province_choropleth_png(
             gdf,
             "share_unserved",
-            title=f"Share of people unserved, {quarter}, {version} provinces",
-            legend_label="share of population unserved",
+            title=f"Tỷ lệ dân chưa được phục vụ / Share of people unserved, {quarter}, "
+            f"{version} tỉnh / provinces",
+            legend_label="tỷ lệ dân chưa được phục vụ / share of population unserved",
             sample=inv.sample,
             source=source,
             vmax=1.0,
@@ -76,7 +77,8 @@ def gap_maps(
         lng,
         gap_cells["service_class"].astype(str).to_numpy(),
         load_provinces("34", simplified=True),
-        title=f"Service class per H3 cell (res {settings.h3_resolution}), {quarter}",
+        title=f"Mức phục vụ theo ô H3 / Service class per H3 cell (res {settings.h3_resolution}), "
+        f"{quarter}",
         sample=inv.sample,
         source=source,
     )

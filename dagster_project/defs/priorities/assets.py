@@ -56,6 +56,9 @@ _UI_COLUMNS = {
 }
 
 
+_KIND_VI = {"mobile": "di động", "fixed": "cố định"}
+
+
 def _top_md(records: list[dict]) -> dg.MetadataValue:
     if not records:
         return dg.MetadataValue.md("_no gap clusters_")
@@ -101,7 +104,8 @@ def gap_clusters(
         png = priority_map_png(
             outlines[kind],
             provinces,
-            title=f"Top {TOP_N} {kind} gap clusters by people per km, {quarter}",
+            title=f"{TOP_N} vùng thiếu {_KIND_VI[kind]} ưu tiên nhất / Top {TOP_N} {kind} gap clusters "
+            f"by people per km, {quarter}",
             sample=inv.sample,
             source=source_line(inv.sample),
             top=TOP_N,
@@ -321,7 +325,8 @@ def investment_plan(
     png = site_plan_map_png(
         labelled,
         provinces,
-        title=f"Mobile plan: {len(labelled):,} sites ranked by people reached, {quarter}",
+        title=f"Kế hoạch trạm di động / Mobile plan: {len(labelled):,} sites ranked by people "
+        f"reached, {quarter}",
         sample=inv.sample,
         source=source,
     )
@@ -330,14 +335,15 @@ def investment_plan(
         fibre,
         routes.lines,
         provinces,
-        title=f"Fixed plan: {len(fibre):,} fibre extensions by people per km, {quarter}",
+        title=f"Kế hoạch cáp quang / Fixed plan: {len(fibre):,} fibre extensions by people per km, "
+        f"{quarter}",
         sample=inv.sample,
         source=source,
     )
     atomic_write_bytes(outputs.file("maps", f"fixed_routes_{quarter}.png"), rpng)
     chart = cost_curve_chart_png(
         pd.concat([curve, fcurve], ignore_index=True),
-        title=f"People reached by the plans, {quarter}",
+        title=f"Số người được phục vụ theo kế hoạch / People reached by the plans, {quarter}",
         sample=inv.sample,
         source=source,
     )
