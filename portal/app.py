@@ -42,8 +42,10 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from geodata.errors import InputError
+from portal.basemap import basemap_routes
 from portal.catalogue import MANIFEST_NAME, ManifestStore
 from portal.downloads import CACHE_CONTROL, RETRY_AFTER_SECONDS, etag_matches, file_response
+from portal.gis import gis_routes
 from portal.http_errors import GENERIC_MESSAGES, BilingualError
 from portal.pages import (
     check_version,
@@ -56,6 +58,7 @@ from portal.pages import (
     render,
 )
 from portal.scorecard import province_targets, scorecard_context
+from portal.sheets import sheet_routes
 
 __all__ = ["ALLOWED_METHODS", "STATIC_DIR", "create_app"]
 
@@ -65,7 +68,13 @@ STATIC_DIR = Path(__file__).parent / "static"
 #: Level 6 instead of Starlette's 9: on a 359 kB GeoJSON 3x faster for 0.7 % more bytes.
 _GZIP_LEVEL = 6
 #: Already-compressed types are sent as they are (PNG is in Starlette's default list).
-_NO_GZIP = (*DEFAULT_EXCLUDED_CONTENT_TYPES, "application/vnd.apache.parquet", "image/tiff")
+_NO_GZIP = (
+    *DEFAULT_EXCLUDED_CONTENT_TYPES,
+    "application/vnd.apache.parquet",
+    "image/tiff",
+    "application/pdf",  # compressed already; gzip would weaken its ETag
+    "application/zip",
+)
 _MAX_SHOWN_PATH = 120
 
 
@@ -128,7 +137,8 @@ def create_app(output_dir: str | PathLike[str]) -> Starlette:
     verified: dict[tuple[int, ...], str] = {}
 
     async def index(request: Request) -> Response:
-        return render(env, "index.html", **index_context(store.current()))
+        served, catalogue = store.snapshot()  # one generation for the page and its figures
+        return render(env, "index.html", **index_context(catalogue, served))
 
     async def province(request: Request) -> Response:
         version, code = request.path_params["version"], request.path_params["code"]
@@ -243,6 +253,9 @@ def create_app(output_dir: str | PathLike[str]) -> Starlette:
         Route("/map/{version}", map_page, methods=["GET"]),
         Route("/files/{path:path}", download, methods=["GET"]),
         Route("/manifest.json", manifest, methods=["GET"]),
+        *basemap_routes(),
+        *gis_routes(store, env),
+        *sheet_routes(store),
         Mount("/static", app=_CachedStaticFiles(directory=STATIC_DIR), name="static"),
     ]
     middleware = [

@@ -347,11 +347,39 @@ def priorities_context(catalogue: Catalogue) -> dict[str, Any] | None:
     return {"period": str(raw.get("period", "")), "kinds": kinds}
 
 
-def index_context(catalogue: Catalogue) -> dict[str, Any]:
-    """What ``index.html`` shows: per version, every province with its files, and the rest."""
+def latest_figures(
+    catalogue: Catalogue, root: Path | None, version: str
+) -> tuple[str | None, dict[str, dict[str, float | None]]]:
+    """``(quarter, {code: {people_unserved, share_unserved}})`` of the latest national summary
+    table (``tables/summary_{version}_{quarter}.csv``), read once per content; ``(None, {})``
+    without one."""
+    tables = {
+        f.period: f
+        for f in catalogue.national.get(version, ())
+        if f.kind == "summary" and f.suffix == "csv" and f.period
+    }
+    if root is None or not tables:
+        return None, {}
+    latest = max(tables)
+    table = _read_csv(root, tables[latest])
+    if table is None or "code" not in table:
+        return None, {}
+    return latest, {
+        str(r.get("code")): {
+            "people_unserved": _num(r.get("people_unserved")),
+            "share_unserved": _num(r.get("share_unserved")),
+        }
+        for r in table.to_dict("records")
+    }
+
+
+def index_context(catalogue: Catalogue, root: Path | None = None) -> dict[str, Any]:
+    """What ``index.html`` shows: per version, every province with its latest figures (from the
+    summary table, when ``root`` is given) and its name folded for the search box, and the rest."""
     versions = []
     for v in reversed(BOUNDARY_VERSIONS):  # the version in force first
         provinces = list(catalogue.provinces[v].values())
+        period, figures = latest_figures(catalogue, root, v)
         versions.append(
             {
                 "version": v,
@@ -360,6 +388,12 @@ def index_context(catalogue: Catalogue) -> dict[str, Any]:
                 "with_files": sum(1 for p in provinces if p.files),
                 "national": catalogue.national[v],
                 "periods": catalogue.summary_periods(v),
+                "figures_period": period,
+                "figures": figures,
+                "folded": {
+                    p.code: " ".join(dict.fromkeys((fold_name(p.name), fold_name(p.name_ascii))))
+                    for p in provinces
+                },
             }
         )
     return {

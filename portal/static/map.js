@@ -146,6 +146,7 @@
     "Ranh giới / Boundaries: Open Development Vietnam (CC BY-SA 4.0); dân số / population: WorldPop 2020"
   );
   map.createPane("cells").style.zIndex = 450;
+  map.createPane("plans").style.zIndex = 460; // above the base layer and the cells
 
   const legend = L.control({ position: "bottomright" });
   function pctLabel(x) { return dec.format(100 * x) + " %"; }
@@ -194,6 +195,7 @@
 
   const phone = window.matchMedia("(max-width: 48rem)").matches;
   const layers = L.control.layers(null, null, { collapsed: phone }).addTo(map);
+  if (window.gapBasemap) window.gapBasemap(map, layers); // roads and towns (basemap.js)
   const cellsCache = new Map();
   let provinces = null;
   let cellsLayer = null;
@@ -241,9 +243,10 @@
       const geo = await fetchJSON(plans.mobile_sites);
       const top = Math.max(1, ...geo.features.map(function (f) { return f.properties.people_new || 0; }));
       const sites = L.geoJSON(geo, {
+        pane: "plans",
         pointToLayer: function (f, latlng) {
           const r = 1.5 + 5.5 * Math.sqrt((f.properties.people_new || 0) / top);
-          return L.circleMarker(latlng, { radius: r, color: "#7f0000", weight: 0.6, fillColor: "#d7301f", fillOpacity: 0.75 });
+          return L.circleMarker(latlng, { pane: "plans", radius: r, color: "#7f0000", weight: 0.6, fillColor: "#d7301f", fillOpacity: 0.75 });
         },
         onEachFeature: function (f, layer) {
           layer.bindPopup(function () { return figures("Trạm đề xuất / Planned site", f.properties, SITE_ROWS); });
@@ -255,6 +258,7 @@
     if (plans.fixed_routes) {
       const geo = await fetchJSON(plans.fixed_routes);
       const routes = L.geoJSON(geo, {
+        pane: "plans",
         style: function () { return { color: "#2c7bb6", weight: 2, opacity: 0.9 }; },
         onEachFeature: function (f, layer) {
           layer.bindPopup(function () { return figures("Tuyến cáp quang / Fibre extension", f.properties, ROUTE_ROWS); });

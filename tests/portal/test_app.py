@@ -146,11 +146,11 @@ def test_index_lists_every_province_of_both_versions(shared_client):
     assert "Hồ Chí Minh" in html and "Đà Nẵng" in html and "Bà Rịa - Vũng Tàu" in html  # 63 only
     # provinces without files are shown and marked
     assert html.count('class="province no-files"') == (34 - len(CODES_34)) + (63 - 1)
-    assert "Chưa có tệp" in html and "no files yet" in html
-    # files with sizes, refresh time, map link
-    assert f'href="/files/{CELLS_01}"' in html
-    assert "kB" in html and "ICT" in html
-    assert 'href="/map/34?province=01"' in html
+    # a compact table: each province links to its page, where its files are listed
+    assert f'href="/files/{CELLS_01}"' not in html
+    assert 'href="/provinces/34/01"' in html and "ICT" in html
+    assert f'href="/files/{CELLS_01}"' in shared_client.get("/provinces/34/01").text
+    assert 'href="/map/34"' in html
     assert "SYNTHETIC" in html  # manifest's sample flag
 
 
@@ -411,7 +411,7 @@ def test_manifest_change_is_picked_up_at_once(output_dir, client):
     tmp.write_text(json.dumps(doc))
     os.replace(tmp, output_dir / "manifest.json")  # as the refresh does
     assert client.get("/files/" + CELLS_01).status_code == 404
-    assert f"/files/{CELLS_01}" not in client.get("/").text
+    assert f"/files/{CELLS_01}" not in client.get("/provinces/34/01").text
 
 
 def test_file_changed_under_the_manifest_gives_503(output_dir, client):

@@ -1,0 +1,299 @@
+"""GIS formats made on request, and the field dictionary.
+
+=================================================  ===============================================
+``/provinces/{version}/{code}/{quarter}.gpkg``     GeoPackage: cells, summary, mobile sites, fibre
+                                                   routes, ``metadata`` and ``fields`` tables
+``/provinces/{version}/{code}/{quarter}.shp.zip``  zipped Shapefiles (UTF-8 ``.cpg``, short field
+                                                   names, ``field_names.csv``, README, provenance)
+``/provinces/{version}/{code}/{quarter}_cells.csv``  the cells as CSV with ``h3, lat, lon``
+``/fields`` ``/fields.csv``                        the bilingual field dictionary
+=================================================  ===============================================
+
+Formats are written by :mod:`geodata.publishing.gis_formats` from the manifest-listed GeoJSON
+files of the served generation (``{quarter}_cells.geojson``, ``_summary``, ``_mobile_sites``,
+``_fixed_routes``), whose bytes are checked against the manifest's sha256 first (a mismatch is a
+refresh in progress: ``503`` with ``Retry-After``). The product is cached on disk under a key
+made of the sources' sha256 and :data:`~geodata.publishing.gis_formats.FORMAT_VERSION`, in
+``GAP_MONITOR_PORTAL_CACHE`` (default ``<output_dir>/.portal_cache/``, hidden, so never in the
+manifest); when the cache cannot be written the product is built in a temporary folder, streamed
+and deleted. It is served like a manifest file (:func:`portal.downloads.file_response`: ETag =
+its sha256, ``304``, ``Range``/``206``). ``X-Portal-Cache`` says ``hit``, ``miss`` or ``off``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import shutil
+import stat
+import tempfile
+from collections.abc import Callable
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+import anyio
+import anyio.to_thread
+import jinja2
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from geodata.provenance import OutputWriteError, sha256_file
+from geodata.publishing.field_dictionary import FIELD_DICTIONARY_PATH, load_field_dictionary
+from geodata.publishing.gis_formats import (
+    FORMAT_VERSION,
+    GIS_LAYERS,
+    WRITERS,
+    LayerSource,
+    read_province_layers,
+)
+from portal.catalogue import FileEntry, ManifestStore, Province
+from portal.downloads import CACHE_CONTROL, RETRY_AFTER_SECONDS, etag_matches, file_response
+from portal.http_errors import BilingualError
+from portal.pages import find_province, province_redirect, render
+
+__all__ = ["CACHE_ENV", "CACHE_DIRNAME", "GIS_FORMATS", "cache_dir", "gis_routes"]
+
+#: Environment variable naming the cache directory of built formats.
+CACHE_ENV = "GAP_MONITOR_PORTAL_CACHE"
+#: Default cache directory below the output directory (hidden: never listed in the manifest).
+CACHE_DIRNAME = ".portal_cache"
+#: Cached products kept; the least recently built beyond this are removed.
+MAX_CACHED = 512
+
+#: format -> (URL suffix after the quarter, media type, label)
+GIS_FORMATS: dict[str, tuple[str, str, str]] = {
+    "gpkg": (".gpkg", "application/geopackage+sqlite3", "GeoPackage"),
+    "shp.zip": (".shp.zip", "application/zip", "Shapefile (zip)"),
+    "cells.csv": ("_cells.csv", "text/csv; charset=utf-8", "CSV (ô lưới / cells)"),
+}
+
+_QUARTER = re.compile(r"^\d{4}Q[1-4]$")
+
+
+def cache_dir(output_root: Path) -> Path:
+    """The cache directory: ``$GAP_MONITOR_PORTAL_CACHE``, else ``<output_root>/.portal_cache``."""
+    configured = os.environ.get(CACHE_ENV)
+    return Path(configured) if configured else output_root / CACHE_DIRNAME
+
+
+def _unavailable(path: str, why_vi: str, why_en: str) -> BilingualError:
+    return BilingualError(
+        503,
+        f"Tệp nguồn {path} đang được cập nhật ({why_vi}). Vui lòng thử lại sau "
+        f"{RETRY_AFTER_SECONDS} giây.",
+        f"Source file {path} is being refreshed ({why_en}). Please retry in "
+        f"{RETRY_AFTER_SECONDS} seconds.",
+        headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+    )
+
+
+def _read_verified(root: Path, entry: FileEntry) -> LayerSource:
+    """The bytes of a manifest file of the served generation, checked against the manifest."""
+    target = (root / entry.path).resolve()
+    if not target.is_relative_to(root):
+        raise BilingualError(
+            404,
+            f"Tệp {entry.path} trỏ ra ngoài thư mục dữ liệu nên không được dùng.",
+            f"File {entry.path} points outside the output directory and is not used.",
+        )
+    try:
+        fd = os.open(target, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
+    except OSError as exc:
+        raise _unavailable(entry.path, "tệp chưa có trên đĩa", "not on disk") from exc
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode) or st.st_size != entry.bytes:
+            raise _unavailable(
+                entry.path, "kích thước khác bảng kê", "size differs from the manifest"
+            )
+        with os.fdopen(os.dup(fd), "rb") as fh:
+            data = fh.read()
+    finally:
+        os.close(fd)
+    digest = hashlib.sha256(data).hexdigest()
+    if digest != entry.sha256:
+        raise _unavailable(
+            entry.path, "nội dung khác sha256 của bảng kê", "content differs from the manifest"
+        )
+    return LayerSource(data, PurePosixPath(entry.path).name, digest)
+
+
+def _sources(province: Province, quarter: str) -> dict[str, FileEntry]:
+    """The GeoJSON files of the province and quarter that the formats are made from."""
+    out = {}
+    for f in province.files:
+        if f.period == quarter and f.suffix == "geojson" and f.kind in GIS_LAYERS:
+            out[f.kind] = f
+    return out
+
+
+def _cells_quarters(province: Province) -> list[str]:
+    return sorted(
+        {
+            f.period
+            for f in province.files
+            if f.kind == "cells" and f.suffix == "geojson" and f.period
+        },
+        reverse=True,
+    )
+
+
+def _not_found(province: Province, quarter: str, suffix: str) -> BilingualError:
+    quarters = _cells_quarters(province)
+    base = f"/provinces/{province.version}/{province.code}"
+    return BilingualError(
+        404,
+        f"Không có dữ liệu ô lưới quý '{quarter}' cho {province.name} ({province.code}, hệ "
+        f"{province.version} tỉnh). Các quý có: {', '.join(quarters) or 'chưa có'}.",
+        f"No cells for quarter '{quarter}' of {province.name} ({province.code}, "
+        f"{province.version}-province system). Available: {', '.join(quarters) or 'none yet'}.",
+        links=[(q, f"{base}/{q}{suffix}") for q in quarters] + [(province.name, base)],
+    )
+
+
+def _cache_key(fmt: str, sources: dict[str, FileEntry]) -> str:
+    h = hashlib.sha256(f"gis-formats {FORMAT_VERSION} {fmt}\n".encode())
+    for layer in GIS_LAYERS:
+        if layer in sources:
+            h.update(f"{layer} {sources[layer].sha256}\n".encode())
+    return h.hexdigest()[:32]
+
+
+def _prune(root: Path, keep: int) -> None:
+    try:
+        dirs = [d for d in root.iterdir() if d.is_dir() and not d.name.startswith(".")]
+    except OSError:
+        return
+    if len(dirs) <= keep:
+        return
+    dirs.sort(key=lambda d: d.stat().st_mtime)
+    for d in dirs[: len(dirs) - keep]:
+        shutil.rmtree(d, ignore_errors=True)
+
+
+def gis_routes(store: ManifestStore, env: jinja2.Environment) -> list[Route]:
+    """The routes of this module, for the portal of ``store`` (``env`` renders ``/fields``)."""
+    cache_root = cache_dir(store.root)
+    verified: dict[tuple[int, ...], str] = {}
+    locks: dict[str, anyio.Lock] = {}
+
+    def build(root: Path, entries: dict[str, FileEntry], fmt: str, dest: Path) -> None:
+        layers = read_province_layers(
+            {layer: _read_verified(root, e) for layer, e in entries.items()}
+        )
+        WRITERS[fmt](layers, dest)
+
+    async def serve(
+        request: Request, base: Path, rel: str, entry_of: Callable[[Path], FileEntry], media: str
+    ) -> Response:
+        path = base / rel
+        entry = entry_of(path)
+        st = path.stat()
+        verified[(st.st_dev, st.st_ino, st.st_mtime_ns, st.st_size)] = entry.sha256
+        response = await file_response(request, base, entry, verified)
+        if response.status_code in (200, 206):
+            response.headers["Content-Type"] = media
+        return response
+
+    def make_handler(fmt: str) -> Callable[[Request], Any]:
+        suffix, media, _ = GIS_FORMATS[fmt]
+
+        async def handler(request: Request) -> Response:
+            version = request.path_params["version"]
+            code = request.path_params["code"]
+            quarter = request.path_params["quarter"]
+            served, catalogue = store.snapshot()
+            found = find_province(catalogue, version, code)
+            if isinstance(found, str):
+                return province_redirect(version, found, f"/{quarter}{suffix}")
+            entries = _sources(found, quarter) if _QUARTER.match(quarter) else {}
+            if "cells" not in entries:
+                raise _not_found(found, quarter, suffix)
+            if len(verified) > 4096:
+                verified.clear()
+            folder = PurePosixPath(entries["cells"].path).parent.name
+            name = f"{version}_{folder}_{quarter}{suffix}"
+            key = _cache_key(fmt, entries)
+            rel = f"{key}/{name}"
+
+            def entry_of(path: Path) -> FileEntry:
+                st = path.stat()
+                return FileEntry(
+                    path=rel,
+                    bytes=st.st_size,
+                    sha256=sha256_file(path),
+                    features=None,
+                    period=quarter,
+                    version=version,
+                    code=found.code,
+                    kind=fmt,
+                    mtime=st.st_mtime,
+                )
+
+            state, base = "hit", None
+            lock = locks.setdefault(key, anyio.Lock())
+            async with lock:
+                try:
+                    if not (cache_root / rel).is_file():
+                        state = "miss"
+                        await anyio.to_thread.run_sync(
+                            build, served, entries, fmt, cache_root / rel
+                        )
+                        await anyio.to_thread.run_sync(_prune, cache_root, MAX_CACHED)
+                    base = cache_root.resolve()
+                except (OutputWriteError, PermissionError, NotADirectoryError, FileExistsError):
+                    state = "off"
+                finally:
+                    if len(locks) > 1024 and not lock.locked():
+                        locks.pop(key, None)
+            if base is not None:
+                response = await serve(request, base, rel, entry_of, media)
+            else:  # cache not writable: build in a temporary folder, stream, delete
+                work = Path(tempfile.mkdtemp(prefix="gap-monitor-gis-")).resolve()
+                try:
+                    await anyio.to_thread.run_sync(build, served, entries, fmt, work / rel)
+                    response = await serve(request, work, rel, entry_of, media)
+                finally:  # the response holds its file open: the name may go now
+                    shutil.rmtree(work, ignore_errors=True)
+            response.headers["X-Portal-Cache"] = state
+            return response
+
+        return handler
+
+    async def fields_page(request: Request) -> Response:
+        table = load_field_dictionary()
+        rows = table.to_dict("records")
+        for r in rows:
+            r["layer_list"] = r["layers"].split(";")
+        return render(env, "fields.html", sample=store.current().sample, fields=rows)
+
+    async def fields_csv(request: Request) -> Response:
+        data = FIELD_DICTIONARY_PATH.read_bytes()
+        if not data.startswith(b"\xef\xbb\xbf"):
+            data = b"\xef\xbb\xbf" + data  # Excel reads UTF-8 only with a BOM
+        etag = f'"{hashlib.sha256(data).hexdigest()}"'
+        headers = {
+            "ETag": etag,
+            "Cache-Control": CACHE_CONTROL,
+            "Content-Disposition": 'attachment; filename="field_dictionary.csv"',
+            "X-Content-Type-Options": "nosniff",
+        }
+        if etag_matches(request.headers.get("if-none-match", ""), etag):
+            return Response(status_code=304, headers=headers)
+        return Response(data, media_type="text/csv; charset=utf-8", headers=headers)
+
+    routes = [
+        Route(
+            f"/provinces/{{version}}/{{code}}/{{quarter}}{suffix}",
+            make_handler(fmt),
+            methods=["GET"],
+        )
+        for fmt, (suffix, _, _) in GIS_FORMATS.items()
+    ]
+    routes += [
+        Route("/fields", fields_page, methods=["GET"]),
+        Route("/fields.csv", fields_csv, methods=["GET"]),
+    ]
+    return routes
