@@ -97,7 +97,8 @@ def publish_scorecards(
     for quarter in quarters:
         for view in VIEWS:
             dest = file("tables", f"targets_{view}_{quarter}.csv")
-            written["tables"].append(write_csv(cards[quarter][view], dest))
+            # the inputs' SYNTHETIC flag in every row of the file a user opens
+            written["tables"].append(write_csv(cards[quarter][view].assign(sample=sample), dest))
     written["tables"].append(write_csv(targets, file("tables", "targets_catalogue.csv")))
     measurable = targets[targets["measurable"] == "yes"]
     labels = {i: INDICATORS[i][2] for i in measurable["indicator"]}

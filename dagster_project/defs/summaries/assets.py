@@ -46,6 +46,7 @@ def province_summaries(
     of people unserved, with the latest adoption statistics of each province."""
     quarter = context.partition_key
     as_of = quarter_start(quarter)
+    inv = inputs.inventory()
     out: dict[str, pd.DataFrame] = {}
     for view in _VIEWS:
         table = summarise(gap_cells, by=view, thr=settings.service_thresholds())
@@ -54,6 +55,7 @@ def province_summaries(
                 latest_adoption(adoption_statistics, view, as_of), on="code", how="left"
             )
         table.insert(0, "period", quarter)
+        table["sample"] = inv.sample  # the SYNTHETIC flag in the file a user opens
         out[view] = table
         write_csv(table, outputs.file("tables", f"summary_{view}_{quarter}.csv"))
     worst = out["34"].sort_values("rank").head(10)
