@@ -19,6 +19,7 @@ import dagster as dg
 from dagster_project.definitions import ALL_ASSETS, PROJECT_ROOT, resources_from_env
 from dagster_project.defs.automation.refresh import add_new_quarters, input_state
 from dagster_project.resources import detail_quarters
+from dagster_project.stale_runs import fail_runs_of_dead_processes, process_tags
 from geodata.errors import InputError
 from geodata.provenance import atomic_write_json, fingerprint, sha256_file
 from geodata.publishing.generations import (
@@ -27,6 +28,7 @@ from geodata.publishing.generations import (
     current_generation,
     probe_writable,
     refresh_lock,
+    sweep_leftovers,
 )
 
 UNPARTITIONED_INPUTS = [
@@ -64,6 +66,7 @@ def _materialize(
         instance=instance,
         resources=resources,
         raise_on_error=False,
+        tags=process_tags(),  # who runs it: the next refresh fails it if this process is killed
         run_config={"loggers": {"console": {"config": {"log_level": "INFO"}}}},
         **kw,
     )
@@ -167,8 +170,11 @@ def main() -> int:
     try:
         out_root = resources["outputs"].root()
         with refresh_lock(out_root):  # held for the whole refresh, released if the process dies
+            instance = dg.DagsterInstance.get()
+            if swept := sweep(out_root, instance):  # what a killed refresh left, before any work
+                print(swept)
             probe_writable(out_root)  # a read-only or full output folder: one line, before any work
-            return _refresh_and_report(resources, out_root, t0)
+            return _refresh_and_report(instance, resources, out_root, t0)
     except RefreshLocked as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 3
@@ -177,12 +183,44 @@ def main() -> int:
         return 2
 
 
-def _refresh_and_report(resources: dict, out_root: Path, t0: float) -> int:
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}{'' if n == 1 else 's'}"
+
+
+def sweep(out_root: Path, instance: dg.DagsterInstance) -> str:
+    """Remove what a killed refresh left: the writers' temporary files, unfinished and orphan
+    generations (:func:`geodata.publishing.generations.sweep_leftovers`), and mark failed the
+    Dagster runs whose process is gone. Call it holding the refresh lock. One line saying what
+    was swept, or "" when there was nothing."""
+    found = sweep_leftovers(out_root)
+    try:
+        runs = fail_runs_of_dead_processes(instance)
+    except Exception as exc:  # noqa: BLE001 - the instance's storage; never stops a refresh
+        print(f"warning: could not check the Dagster runs left unfinished: {exc}", file=sys.stderr)
+        runs = []
+    for error in found["errors"]:
+        print(f"warning: could not remove {error}", file=sys.stderr)
+    parts = []
+    if found["temp_files"]:
+        mb = found["temp_bytes"] / 1e6
+        parts.append(f"{_plural(found['temp_files'], 'temp file')} ({mb:.1f} MB)")
+    if found["unfinished_generations"]:
+        parts.append(_plural(found["unfinished_generations"], "unfinished generation"))
+    if found["orphan_generations"]:
+        parts.append(_plural(found["orphan_generations"], "never-served generation"))
+    if runs:
+        parts.append(f"{_plural(len(runs), 'run')} left STARTED by a killed refresh")
+    return f"swept {', '.join(parts)}" if parts else ""
+
+
+def _refresh_and_report(
+    instance: dg.DagsterInstance, resources: dict, out_root: Path, t0: float
+) -> int:
     state_path = out_root / STATE_FILE
     previous = json.loads(state_path.read_text()) if state_path.exists() else None
     if not (out_root / "manifest.json").exists() or current_generation(out_root) is None:
         previous = None  # nothing published yet: refresh and publish
-    state, steps = refresh(dg.DagsterInstance.get(), resources, previous)
+    state, steps = refresh(instance, resources, previous)
     if not steps:
         print(f"nothing new since the last refresh: outputs in {out_root} are current")
         return 0

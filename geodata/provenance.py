@@ -29,7 +29,14 @@ __all__ = [
     "atomic_write_json",
     "published_file_mode",
     "utc_now_iso",
+    "TEMP_PREFIX",
+    "temp_name_prefix",
 ]
+
+#: Every temporary file or folder a writer makes beside its destination starts with this prefix
+#: (``.tmp-<name>.<random>.tmp``), so that what a killed writer left behind can be recognised
+#: and swept (:func:`geodata.publishing.generations.sweep_leftovers`) without touching anything else.
+TEMP_PREFIX = ".tmp-"
 
 _CHUNK = 1 << 20
 #: Errors of the output file system (not of the data): disk full, quota, read-only, permission.
@@ -123,9 +130,17 @@ def published_file_mode() -> int:
     return 0o666 & ~old
 
 
+def temp_name_prefix(dest: str | os.PathLike[str]) -> str:
+    """The ``prefix`` for ``tempfile.mkstemp``/``mkdtemp`` beside ``dest``: ``.tmp-<name>.``
+    (the name shortened so that the temporary name still fits in 255 bytes)."""
+    return f"{TEMP_PREFIX}{Path(dest).name[:200]}."
+
+
 @contextmanager
 def atomic_path(dest: str | os.PathLike[str]) -> Iterator[Path]:
     """Yield a temporary path beside ``dest``; on success move it over ``dest`` atomically.
+
+    The temporary file is ``.tmp-<name>.<random>.tmp`` (see :data:`TEMP_PREFIX`).
 
     On any exception the temporary file is removed and ``dest`` is left as it was.
 
@@ -139,7 +154,7 @@ def atomic_path(dest: str | os.PathLike[str]) -> Iterator[Path]:
     dest = Path(dest)
     try:
         dest.parent.mkdir(parents=True, exist_ok=True)
-        fd, name = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".tmp", dir=dest.parent)
+        fd, name = tempfile.mkstemp(prefix=temp_name_prefix(dest), suffix=".tmp", dir=dest.parent)
     except OSError as exc:
         raise OutputWriteError(dest, exc) from exc
     os.close(fd)

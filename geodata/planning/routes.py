@@ -228,8 +228,19 @@ def plan_routes(
     detour = costs.fibre_detour_factor
     served = cells.loc[served_mask(cells, FIXED_GAP)]
     m = len(units)
-    if m == 0 or served.empty:
-        empty = units.assign(rank=pd.Series(dtype=np.int64))
+    if m == 0 or served.empty:  # nothing to connect (or nothing to connect to): no route,
+        # with every column a plan has, so the writers publish empty tables, not a KeyError
+        empty = units.iloc[:0].assign(
+            rank=pd.Series(dtype=np.int64),
+            km=pd.Series(dtype=np.float64),
+            people_per_km=pd.Series(dtype=np.float64),
+            fed_from=pd.Series(dtype=np.int64),
+            route=pd.Series(dtype=object),
+            cost=pd.Series(dtype=np.float64),
+            people_cumulative=pd.Series(dtype=np.float64),
+            km_cumulative=pd.Series(dtype=np.float64),
+            cost_cumulative=pd.Series(dtype=np.float64),
+        )
         return RoutePlan(empty, np.zeros(0, dtype=object), costs)
     s_lat, s_lng = cells_to_latlng(served["cell"].to_numpy(np.uint64))
     u_lat, u_lng = units["lat"].to_numpy(), units["lng"].to_numpy()

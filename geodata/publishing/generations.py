@@ -13,10 +13,19 @@ Layout::
     <out>/manifest.json, downloads/, maps/, ...   the working set the refresh rewrites
     <out>/published/20261129T130000Z-3f2a9c1e/    one complete generation (hard links)
     <out>/current -> published/20261129T130000Z-3f2a9c1e
+    <out>/published/served.json                   generations made current, in serving order
     <out>/.refresh.lock                           flock held by the refresh that is running
 
 A kill -9 at any point leaves ``current`` on the previous generation: an unfinished generation
-lives under ``published/.incomplete-*`` until the next publication removes it.
+lives under ``published/.incomplete-*`` until the next refresh sweeps it
+(:func:`sweep_leftovers`, with the writers' temporary files) or the next publication removes it.
+
+Retention goes by service, not by name: ``served.json`` lists the generations that were made
+``current``, oldest first, and a publication keeps the last :data:`KEEP_GENERATIONS` of them
+(the current one and its predecessor always). A generation that was complete but never served
+(a publisher killed between its rename and the swap of ``current``) is an orphan and is removed.
+The record is written after the swap; a kill in between is repaired when it is read, since the
+generation ``current`` points at has been served by definition.
 """
 
 from __future__ import annotations
@@ -25,6 +34,7 @@ import errno
 import fcntl
 import json
 import os
+import re
 import shutil
 import threading
 from collections.abc import Iterator
@@ -33,7 +43,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from geodata.provenance import atomic_write_bytes, sha256_file
+from geodata.provenance import TEMP_PREFIX, atomic_write_bytes, atomic_write_json, sha256_file
 
 __all__ = [
     "CURRENT",
@@ -46,6 +56,9 @@ __all__ = [
     "publish_generation",
     "current_generation",
     "generations",
+    "served_generations",
+    "sweep_leftovers",
+    "SERVED_RECORD",
     "refresh_lock",
     "probe_writable",
     "verify_generation",
@@ -60,6 +73,16 @@ RESERVED_NAMES = (CURRENT, PUBLISHED)
 #: finishes from its open file; a page listed from it still finds its files for a while.
 KEEP_GENERATIONS = 3
 _INCOMPLETE = ".incomplete-"
+#: The serving order, inside ``published/`` (a file: never taken for a generation).
+SERVED_RECORD = "served.json"
+#: Folders of the output directory the sweep never enters: the portal's cache (its own
+#: temporary files may belong to a portal that is running) and version control.
+_SWEEP_SKIP = frozenset({".portal_cache", ".git"})
+#: ``atomic_path``'s temporary names before they had the ``.tmp-`` prefix:
+#: ``.<name>.<8 characters of mkstemp>.tmp``.
+_LEGACY_TEMP = re.compile(r"^\..+\.[a-z0-9_]{8}\.tmp$")
+#: The temporary link of a publisher (``.current.<pid>.tmp``) and the write probe's file.
+_OWN_TEMP = re.compile(rf"^\.{CURRENT}\.\d+\.tmp$|^\.write-probe$")
 
 
 class PublicationError(RuntimeError):
@@ -184,6 +207,58 @@ def current_generation(output_dir: str | os.PathLike[str]) -> Path | None:
     return target if target.is_dir() else None
 
 
+def _served_current(root: Path) -> Path | None:
+    """``current``'s generation when it is a generation folder of ``published/``, else None."""
+    gen = current_generation(root)
+    if gen is None or gen.name.startswith(".") or gen.parent != (root / PUBLISHED).resolve():
+        return None
+    return gen
+
+
+def _served_ids(root: Path) -> list[str]:
+    """Ids of the existing generations that were made ``current``, in serving order (the
+    current one last), from ``served.json`` repaired with what ``current`` points at.
+
+    Without a record (an output directory published before it existed) the generations up to
+    the current one by name are taken as served and the newer ones as orphans; with no current
+    generation either, every existing one counts as served (nothing is known to be an orphan).
+    """
+    existing = {g.name for g in generations(root)}
+    current = _served_current(root)
+    ids = _read_served(root)
+    if ids is None:
+        ids = sorted(n for n in existing if current is None or n <= current.name)
+    ids = list(reversed(dict.fromkeys(reversed(ids))))  # served again: its last time counts
+    ids = [i for i in ids if i in existing]
+    if current is not None and (not ids or ids[-1] != current.name):
+        # killed between the swap of ``current`` and the record: current is served, and last
+        ids = [i for i in ids if i != current.name] + [current.name]
+    return ids
+
+
+def _read_served(root: Path) -> list[str] | None:
+    """The ids listed in ``served.json``, or None when there is no readable record."""
+    try:
+        doc = json.loads((root / PUBLISHED / SERVED_RECORD).read_text(encoding="utf-8"))
+        return [str(i) for i in doc["served"]]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def _write_served(root: Path, ids: list[str]) -> None:
+    atomic_write_json(
+        root / PUBLISHED / SERVED_RECORD,
+        {"served": ids, "about": "generations made current, oldest first (retention)"},
+    )
+
+
+def served_generations(output_dir: str | os.PathLike[str]) -> list[Path]:
+    """The generations that were made ``current``, in the order they were served (the current
+    one last); complete generations not listed here were never served (orphans)."""
+    root = Path(output_dir)
+    return [root / PUBLISHED / i for i in _served_ids(root)]
+
+
 def _generation_id(manifest_sha: str) -> str:
     return f"{datetime.now(UTC):%Y%m%dT%H%M%S%fZ}-{manifest_sha[:8]}"
 
@@ -194,7 +269,9 @@ def publish_generation(output_dir: str | os.PathLike[str], *, keep: int = KEEP_G
     Every listed file must still have the size and modification time the manifest recorded
     (else a writer touched it after the manifest was built, and :class:`PublicationError` is
     raised with nothing published). Returns the new generation's directory, which ``current``
-    now points at. Older generations beyond ``keep`` are removed, as are unfinished ones.
+    now points at. Of the generations served before, the last ``keep`` (the new one included,
+    and always its predecessor) are kept; older ones, unfinished ones and orphans (complete but
+    never made current) are removed.
     """
     root = Path(output_dir)
     manifest_path = root / "manifest.json"
@@ -202,6 +279,9 @@ def publish_generation(output_dir: str | os.PathLike[str], *, keep: int = KEEP_G
         manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
         published = root / PUBLISHED
         published.mkdir(exist_ok=True)
+        served = _served_ids(root)
+        if _read_served(root) != served:  # seeded or repaired before the swap (see above)
+            _write_served(root, served)
         for stale in published.glob(_INCOMPLETE + "*"):
             shutil.rmtree(stale, ignore_errors=True)
         gen_id = _generation_id(sha256_file(manifest_path))
@@ -236,10 +316,119 @@ def publish_generation(output_dir: str | os.PathLike[str], *, keep: int = KEEP_G
         os.symlink(Path(PUBLISHED) / gen_id, tmp_link)
         os.replace(tmp_link, root / CURRENT)
         _fsync_dir(root)
-        for old in generations(root)[: -max(keep, 1)]:
-            if old != final:
+        # retention by service: the last ``keep`` generations made current (this one and its
+        # predecessor always); orphans, never served, go first
+        kept = _served_ids(root)[-max(keep, 2) :]
+        for old in generations(root):
+            if old.name not in kept and old != final:
                 shutil.rmtree(old, ignore_errors=True)
+        _write_served(root, kept)
     return final
+
+
+def _is_temp_file(name: str) -> bool:
+    return name.startswith(TEMP_PREFIX) or bool(_LEGACY_TEMP.match(name) or _OWN_TEMP.match(name))
+
+
+def _tree_size(path: Path) -> tuple[int, int]:
+    """(files, bytes) below ``path``, symlinks not followed."""
+    files = size = 0
+    for dirpath, _dirnames, filenames in os.walk(path):
+        for name in filenames:
+            try:
+                size += os.lstat(os.path.join(dirpath, name)).st_size
+                files += 1
+            except OSError:
+                pass
+    return files, size
+
+
+def sweep_leftovers(output_dir: str | os.PathLike[str]) -> dict[str, Any]:
+    """Remove what a killed refresh left in ``output_dir``; call it before a refresh starts.
+
+    * the writers' temporary files and folders in the working set: names starting with
+      ``.tmp-`` (:data:`geodata.provenance.TEMP_PREFIX`), the older ``.<name>.<8 chars>.tmp``
+      of ``atomic_path``, a publisher's ``.current.<pid>.tmp`` link and ``.write-probe``;
+    * unfinished generations (``published/.incomplete-*``) and temporary files in ``published/``;
+    * orphan generations: complete but never made ``current`` (see :func:`served_generations`).
+
+    Nothing else is touched: no output, nothing inside a generation, nothing under
+    ``.portal_cache`` (or ``$GAP_MONITOR_PORTAL_CACHE``), no symlink is followed. Takes the
+    refresh lock (re-entrant: run.py already holds it), so it never races a running writer and
+    raises :class:`RefreshLocked` if another process is refreshing.
+
+    Returns ``{"temp_files", "temp_bytes", "unfinished_generations", "orphan_generations",
+    "removed": [paths relative to output_dir], "errors": [messages]}``.
+    """
+    root = Path(output_dir)
+    report: dict[str, Any] = {
+        "temp_files": 0,
+        "temp_bytes": 0,
+        "unfinished_generations": 0,
+        "orphan_generations": 0,
+        "removed": [],
+        "errors": [],
+    }
+    if not root.is_dir():
+        return report
+    skip = {root / name for name in _SWEEP_SKIP}
+    if cache := os.environ.get("GAP_MONITOR_PORTAL_CACHE"):
+        skip.add(Path(cache).absolute())
+
+    def remove(path: Path, kind: str) -> None:
+        try:
+            if path.is_dir() and not path.is_symlink():
+                files, size = _tree_size(path)
+                shutil.rmtree(path)
+            else:
+                files, size = 1, path.lstat().st_size
+                path.unlink()
+        except FileNotFoundError:
+            return
+        except OSError as exc:
+            report["errors"].append(f"{path}: {exc.strerror or exc}")
+            return
+        if kind == "temp":
+            report["temp_files"] += files
+            report["temp_bytes"] += size
+        else:
+            report[kind] += 1
+        report["removed"].append(str(path.relative_to(root)))
+
+    with refresh_lock(root):
+        for dirpath, dirnames, filenames in os.walk(root):  # symlinks are never followed
+            here = Path(dirpath)
+            descend = []
+            for name in dirnames:
+                path = here / name
+                if path.is_symlink():  # a link to a folder (`current`): never followed
+                    if _is_temp_file(name):
+                        remove(path, "temp")
+                    continue
+                if path in skip or path.absolute() in skip:
+                    continue
+                if here == root and name == PUBLISHED:
+                    continue  # only its top level, below
+                if name.startswith(TEMP_PREFIX):
+                    remove(path, "temp")
+                else:
+                    descend.append(name)
+            dirnames[:] = sorted(descend)
+            for name in sorted(filenames):
+                if _is_temp_file(name):
+                    remove(here / name, "temp")
+        published = root / PUBLISHED
+        if published.is_dir() and not published.is_symlink():
+            for path in sorted(published.iterdir()):
+                if path.name.startswith(_INCOMPLETE) and not path.is_symlink():
+                    remove(path, "unfinished_generations")
+                elif path.is_file() and _is_temp_file(path.name):
+                    remove(path, "temp")
+            served = set(_served_ids(root))
+            for gen in generations(root):
+                if gen.name not in served and not gen.is_symlink():
+                    remove(gen, "orphan_generations")
+    return report
 
 
 def verify_generation(generation: str | os.PathLike[str]) -> int:

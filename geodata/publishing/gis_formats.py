@@ -47,7 +47,7 @@ import pandas as pd
 import pyogrio
 
 from geodata.kernels.cells import cells_to_latlng
-from geodata.provenance import atomic_path, sha256_bytes
+from geodata.provenance import atomic_path, sha256_bytes, temp_name_prefix
 from geodata.publishing.field_dictionary import field_info, short_names
 from geodata.publishing.outputs import LICENCE
 from geodata.reference import ATTRIBUTION
@@ -297,7 +297,7 @@ def _write_tmp_then_move(dest: Path, write: Callable[[Path], None], name: str) -
     the real extension), then move the file over ``dest`` atomically, mode 0644."""
     dest = Path(dest)
     dest.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix=f".{dest.name}.", dir=dest.parent) as work:
+    with tempfile.TemporaryDirectory(prefix=temp_name_prefix(dest), dir=dest.parent) as work:
         built = Path(work) / name
         write(built)
         with atomic_path(dest) as tmp:

@@ -152,3 +152,18 @@ def test_published_routes_on_the_national_roads(tmp_path):
     assert len(gj) == len(labelled) and (gj.geom_type == "LineString").all()
     assert set(listing.loc[listing["scope"] == "province", "version"]) == {"34", "63"}
     assert label_routes(plan)["h3_res6"].tolist() == labelled["h3_res6"].tolist()
+
+
+@pytest.mark.parametrize(
+    "points",
+    [
+        [(105.10, 21.00, 50, "served"), (105.20, 21.00, 80, "underserved")],  # no fixed gap
+        [(105.10, 21.10, 100, "unserved")],  # a gap, but no served network to connect to
+    ],
+)
+def test_a_plan_with_no_route_publishes_empty_tables(points):
+    """A province (or a whole input) with no fixed gap: empty tables, never a KeyError."""
+    plan = plan_routes(_cells(points), build_road_graph(LINES))
+    labelled = label_routes(plan)
+    assert list(labelled.columns) == list(ROUTE_COLUMNS) and labelled.empty
+    assert route_curve(labelled) is not None
