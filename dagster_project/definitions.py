@@ -3,7 +3,8 @@
 The environment is read here and only here, when Dagster loads the definitions:
 ``GAP_MONITOR_INPUT_DIR`` (default: the synthetic sample, generated on first use into
 ``.cache/sample-inputs-SYNTHETIC``) and ``GAP_MONITOR_OUTPUT_DIR`` (default ``assets/``), ``GAP_MONITOR_THRESHOLDS`` (the service-class
-threshold set: ``ntia_fcc``, the default, or ``vn_2025``).
+threshold set: ``ntia_fcc``, the default, or ``vn_2025``), ``GAP_MONITOR_SETTLE_SECONDS`` (how long
+a new input file must stay unchanged before the sensor reads it, default 120).
 """
 
 from __future__ import annotations
@@ -49,8 +50,11 @@ def resources_from_env(environ: dict[str, str] | None = None) -> dict[str, objec
     """Resources for the local default or the directories named by the environment."""
     env = os.environ if environ is None else environ
     input_dir = env.get("GAP_MONITOR_INPUT_DIR", "").strip()
+    settle = float(env.get("GAP_MONITOR_SETTLE_SECONDS", "").strip() or 120.0)
     source: InputSource = (
-        DirectoryInputs(path=input_dir) if input_dir else SampleInputs(path=str(DEFAULT_SAMPLE_DIR))
+        DirectoryInputs(path=input_dir, settle_seconds=settle)
+        if input_dir
+        else SampleInputs(path=str(DEFAULT_SAMPLE_DIR), settle_seconds=settle)
     )
     output_dir = env.get("GAP_MONITOR_OUTPUT_DIR", "").strip() or str(DEFAULT_OUTPUT_DIR)
     return {

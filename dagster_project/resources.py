@@ -21,6 +21,10 @@ __all__ = ["InputSource", "DirectoryInputs", "SampleInputs", "OutputStore", "Pip
 class InputSource(dg.ConfigurableResource):
     """Interface: an input directory in the documented layout."""
 
+    #: A new or changed input file counts for the sensor only once its size and modification
+    #: time have stayed unchanged this long (a file still being copied is not read half-written).
+    settle_seconds: float = 120.0
+
     def root(self) -> Path:
         raise NotImplementedError
 

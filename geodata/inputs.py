@@ -21,8 +21,10 @@ Layout (the generated sample and a user's own directory alike)::
 from __future__ import annotations
 
 import json
+import os
 import re
-from collections.abc import Mapping
+import time
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -41,6 +43,9 @@ __all__ = [
     "quarter_start",
     "raster_date_unix",
     "scan_input_dir",
+    "settling_files",
+    "SettleReport",
+    "HashCache",
 ]
 
 InputKind = Literal["speed_tiles", "cell_sites", "coverage", "population", "adoption"]
@@ -207,27 +212,83 @@ def _relative(path: Path, root: Path) -> str:
         return str(path)
 
 
-def scan_input_dir(root: str | Path) -> InputInventory:
-    """List the input files of ``root`` by kind (see the module docstring for the layout).
+#: In-process memo of file hashes, ``absolute path -> (size, mtime_ns, sha256)``: a sensor that
+#: scans every minute re-hashes only the files whose size or modification time changed.
+_MEMORY: dict[str, tuple[int, int, str]] = {}
 
-    Raises
-    ------
-    FileNotFoundError
-        When ``root`` does not exist.
-    """
-    root = Path(root)
-    if not root.is_dir():
-        raise FileNotFoundError(f"input directory {root} does not exist")
-    inv = InputInventory(root=root)
-    marker = root / "SAMPLE.json"
-    if marker.exists():
-        inv.sample = True
-        inv.sample_info = json.loads(marker.read_text(encoding="utf-8"))
+
+class HashCache:
+    """sha256 of input files keyed by (path, size, mtime_ns): the in-process memo, plus an optional
+    JSON file shared by processes (the sensor's code server and the run workers). The file must
+    not live inside the input directory (it would be scanned as an input)."""
+
+    def __init__(self, cache_file: str | Path | None = None):
+        self.path = Path(cache_file) if cache_file else None
+        self._disk: dict[str, list] = {}
+        self._dirty = False
+        if self.path is not None and self.path.is_file():
+            try:
+                loaded = json.loads(self.path.read_text(encoding="utf-8"))
+                self._disk = loaded if isinstance(loaded, dict) else {}
+            except (OSError, ValueError):
+                self._disk = {}  # unreadable or half-written: start afresh
+
+    def lookup(self, path: Path, st: os.stat_result) -> str | None:
+        """The cached sha256 of ``path`` if its size and mtime are those of ``st``, else None."""
+        key = os.path.abspath(path)
+        entry = _MEMORY.get(key)
+        if entry is None and (raw := self._disk.get(key)) and len(raw) == 3:
+            entry = (int(raw[0]), int(raw[1]), str(raw[2]))
+        if entry is not None and entry[:2] == (st.st_size, st.st_mtime_ns):
+            _MEMORY[key] = entry
+            return entry[2]
+        return None
+
+    def sha256(self, path: Path) -> str:
+        """sha256 of ``path``, read only when its size or mtime changed since it was cached."""
+        st = path.stat()
+        if (known := self.lookup(path, st)) is not None:
+            self._remember(path, (st.st_size, st.st_mtime_ns, known))
+            return known
+        digest = sha256_file(path)
+        after = path.stat()
+        if (after.st_size, after.st_mtime_ns) == (st.st_size, st.st_mtime_ns):
+            self._remember(path, (st.st_size, st.st_mtime_ns, digest))  # not while it changes
+        return digest
+
+    def _remember(self, path: Path, entry: tuple[int, int, str]) -> None:
+        key = os.path.abspath(path)
+        _MEMORY[key] = entry
+        if self.path is not None and self._disk.get(key) != list(entry):
+            self._disk[key] = list(entry)
+            self._dirty = True
+
+    def save(self) -> None:
+        """Write the JSON file (atomically) if an entry changed; an unwritable place is no error."""
+        if self.path is None or not self._dirty:
+            return
+        tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            tmp.write_text(json.dumps(self._disk, sort_keys=True), encoding="utf-8")
+            os.replace(tmp, self.path)
+            self._dirty = False
+        except OSError:
+            tmp.unlink(missing_ok=True)
+
+
+def _walk(root: Path) -> Iterator[tuple[Path, str | None, str | None, str | None, str | None]]:
+    """Every entry of the input directory in scan order: ``(path, kind, quarter, speed_type,
+    None)`` for an input file, ``(path, None, None, None, reason)`` for a skipped one."""
     for path in sorted(root.iterdir()):
         if path.name.startswith(".") or path.name == "SAMPLE.json" or path.name in KIND_FOLDERS:
             continue
-        inv.skipped[path] = (
-            f"not in a kind folder: put it in one of {', '.join(k + '/' for k in KIND_FOLDERS)}"
+        yield (
+            path,
+            None,
+            None,
+            None,
+            f"not in a kind folder: put it in one of {', '.join(k + '/' for k in KIND_FOLDERS)}",
         )
     for kind, suffixes in _SUFFIXES.items():
         folder = root / kind
@@ -238,7 +299,7 @@ def scan_input_dir(root: str | Path) -> InputInventory:
             if name.startswith("."):
                 continue  # hidden files, editors' and copy tools' partial files
             if name.endswith((".tmp", ".part", ".crdownload")):
-                inv.skipped[path] = "a partial download or temporary file"
+                yield path, None, None, None, "a partial download or temporary file"
                 continue
             if name.endswith((".aux.xml", ".ovr", ".tfw")):
                 continue  # GDAL side-cars travel with their raster
@@ -254,23 +315,117 @@ def scan_input_dir(root: str | Path) -> InputInventory:
             ):
                 continue  # shapefile side-cars travel with their .shp
             if not name.endswith(suffixes):
-                inv.skipped[path] = f"not a {kind} format (expected {', '.join(suffixes)})"
+                yield (
+                    path,
+                    None,
+                    None,
+                    None,
+                    f"not a {kind} format (expected {', '.join(suffixes)})",
+                )
                 continue
             quarter = quarter_from_name(path.relative_to(root)) if kind == "speed_tiles" else None
             speed_type = _speed_kind(path.relative_to(root)) if kind == "speed_tiles" else None
             if kind == "speed_tiles" and quarter is None:
-                inv.skipped[path] = (
+                yield (
+                    path,
+                    None,
+                    None,
+                    None,
                     "no quarter in its path: name it like 2026-07-01_performance_fixed_tiles, "
-                    "or 2026Q3, or put it under year=2026/quarter=3/"
+                    "or 2026Q3, or put it under year=2026/quarter=3/",
                 )
                 continue
             if kind == "speed_tiles" and speed_type is None:
-                inv.skipped[path] = (
+                yield (
+                    path,
+                    None,
+                    None,
+                    None,
                     "fixed or mobile? neither (or both) in its path: name it like "
-                    "..._performance_fixed_tiles, or put it under type=fixed/"
+                    "..._performance_fixed_tiles, or put it under type=fixed/",
                 )
                 continue
-            inv.files.append(
-                InputFile(path, kind, sha256_file(path), quarter, speed_type)  # type: ignore[arg-type]
-            )
+            yield path, kind, quarter, speed_type, None
+
+
+def scan_input_dir(root: str | Path, *, hash_cache: str | Path | None = None) -> InputInventory:
+    """List the input files of ``root`` by kind (see the module docstring for the layout).
+
+    ``hash_cache``: an optional JSON file (outside ``root``) that keeps the files' sha256 by
+    (path, size, mtime_ns) across processes; within a process they are always memoised, so an
+    unchanged file is read once. The inventory is the same with or without it.
+
+    Raises
+    ------
+    FileNotFoundError
+        When ``root`` does not exist.
+    """
+    root = Path(root)
+    if not root.is_dir():
+        raise FileNotFoundError(f"input directory {root} does not exist")
+    inv = InputInventory(root=root)
+    marker = root / "SAMPLE.json"
+    if marker.exists():
+        inv.sample = True
+        inv.sample_info = json.loads(marker.read_text(encoding="utf-8"))
+    hashes = HashCache(hash_cache)
+    for path, kind, quarter, speed_type, reason in _walk(root):
+        if reason is not None:
+            inv.skipped[path] = reason
+            continue
+        inv.files.append(
+            InputFile(path, kind, hashes.sha256(path), quarter, speed_type)  # type: ignore[arg-type]
+        )
+    hashes.save()
     return inv
+
+
+@dataclass
+class SettleReport:
+    """Input files not hashed yet (new or changed) and whether they have settled."""
+
+    #: ``relative path -> why it is not settled yet`` (still being written, or changed lately)
+    settling: dict[str, str] = field(default_factory=dict)
+    #: ``relative path -> [size, mtime_ns]`` of every new or changed file, settled or not: pass it
+    #: back as ``seen`` on the next check, so a file that changed between two checks waits again
+    pending: dict[str, list[int]] = field(default_factory=dict)
+
+
+def settling_files(
+    root: str | Path,
+    settle_seconds: float,
+    *,
+    seen: Mapping[str, list[int]] | None = None,
+    now: float | None = None,
+    hash_cache: str | Path | None = None,
+) -> SettleReport:
+    """Which new or changed input files of ``root`` are still settling, without hashing any.
+
+    A file whose (size, mtime) is in the hash cache is known and settled. Any other file counts
+    only when its modification time is at least ``settle_seconds`` old and its size and mtime are
+    those ``seen`` on the previous check (when it was seen): a file still being copied has a
+    fresh mtime or a growing size, and is reported instead of read half-written.
+    """
+    root = Path(root)
+    now = time.time() if now is None else now
+    seen = seen or {}
+    hashes = HashCache(hash_cache)
+    report = SettleReport()
+    for path, _kind, _quarter, _speed, reason in _walk(root):
+        if reason is not None:
+            continue
+        try:
+            st = path.stat()
+        except FileNotFoundError:
+            continue  # moved away between listing and stat
+        if hashes.lookup(path, st) is not None:
+            continue
+        rel = _relative(path, root)
+        stat = [st.st_size, st.st_mtime_ns]
+        report.pending[rel] = stat
+        age = now - st.st_mtime_ns / 1e9
+        if age < settle_seconds:
+            report.settling[rel] = f"modified {max(age, 0):.0f} s ago"
+        elif rel in seen and list(seen[rel]) != stat:
+            report.settling[rel] = "size or modification time changed since the last check"
+    return report

@@ -58,7 +58,7 @@ def test_schedule_run_keys_change_only_with_inputs(sample_slice, tmp_path):
 def test_sensor_cursor_notices_new_and_changed_files(sample_slice, tmp_path):
     root = tmp_path / "inputs"
     shutil.copytree(sample_slice, root)
-    inputs = DirectoryInputs(path=str(root))
+    inputs = DirectoryInputs(path=str(root), settle_seconds=0)  # settling: the test below
     with dg.instance_for_test() as instance:
         ctx = dg.build_sensor_context(instance=instance, resources={"inputs": inputs})
         first = input_files_sensor(ctx)
@@ -78,3 +78,87 @@ def test_sensor_cursor_notices_new_and_changed_files(sample_slice, tmp_path):
         third = input_files_sensor(ctx3)
         assert [r.tags["gap_monitor/inputs"] for r in third.run_requests] == ["base"]
         assert json.loads(third.cursor)["base"] != json.loads(cursor)["base"]
+
+
+def _age(path, seconds: float) -> None:
+    """Set a file's modification time ``seconds`` in the past."""
+    import os
+    import time
+
+    then = time.time() - seconds
+    os.utime(path, (then, then))
+
+
+def test_a_file_still_being_copied_launches_nothing_until_it_settles(
+    sample_slice, tmp_path, monkeypatch
+):
+    from geodata import inputs as inputs_module
+
+    root = tmp_path / "inputs"
+    shutil.copytree(sample_slice, root)
+    for p in root.rglob("*"):
+        if p.is_file():
+            _age(p, 3600)  # everything old: settled
+    inputs = DirectoryInputs(path=str(root), settle_seconds=60)
+    with dg.instance_for_test() as instance:
+        first = input_files_sensor(
+            dg.build_sensor_context(instance=instance, resources={"inputs": inputs})
+        )
+        assert len(first.run_requests) == 1 + len(DEFAULT_PERIODS)
+        # a new adoption file arrives, still being written (fresh mtime): nothing is launched,
+        # nothing is hashed, and the sensor says which file it waits for
+        hashed: list[str] = []
+        real = inputs_module.sha256_file
+        monkeypatch.setattr(
+            inputs_module, "sha256_file", lambda p: hashed.append(str(p)) or real(p)
+        )
+        new = root / "adoption" / "late_upload.csv"
+        new.write_bytes(sorted((root / "adoption").glob("*.csv"))[0].read_bytes())
+        ctx = dg.build_sensor_context(
+            instance=instance, cursor=first.cursor, resources={"inputs": inputs}
+        )
+        waiting = input_files_sensor(ctx)
+        assert not waiting.run_requests and "late_upload.csv" in waiting.skip_reason.skip_message
+        assert hashed == []
+        # it grows under an old mtime: still not counted (size changed since the last look)
+        new.write_bytes(new.read_bytes() + b"\n")
+        _age(new, 3600)
+        ctx = dg.build_sensor_context(
+            instance=instance, cursor=waiting.cursor, resources={"inputs": inputs}
+        )
+        growing = input_files_sensor(ctx)
+        assert not growing.run_requests and "late_upload.csv" in growing.skip_reason.skip_message
+        # unchanged since the last look and old enough: one refresh of the base inputs
+        ctx = dg.build_sensor_context(
+            instance=instance, cursor=growing.cursor, resources={"inputs": inputs}
+        )
+        settled = input_files_sensor(ctx)
+        assert [r.tags["gap_monitor/inputs"] for r in settled.run_requests] == ["base"]
+        # only the new file was read: the others come from the hash memo
+        assert hashed == [str(new)]
+        # nothing new: nothing launched
+        ctx = dg.build_sensor_context(
+            instance=instance, cursor=settled.cursor, resources={"inputs": inputs}
+        )
+        assert not input_files_sensor(ctx).run_requests
+
+
+def test_unchanged_files_are_not_read_twice(sample_slice, tmp_path, monkeypatch):
+    from geodata import inputs as inputs_module
+    from geodata.inputs import scan_input_dir
+
+    root = tmp_path / "inputs"
+    shutil.copytree(sample_slice, root)
+    first = scan_input_dir(root)
+    hashed: list[str] = []
+    real = inputs_module.sha256_file
+    monkeypatch.setattr(inputs_module, "sha256_file", lambda p: hashed.append(str(p)) or real(p))
+    again = scan_input_dir(root)
+    assert hashed == [] and [f.sha256 for f in again.files] == [f.sha256 for f in first.files]
+    changed = sorted((root / "adoption").glob("*.csv"))[0]
+    changed.write_bytes(changed.read_bytes() + b"\n")
+    third = scan_input_dir(root)
+    assert hashed == [str(changed)]
+    assert {f.path: f.sha256 for f in third.files}[changed] != {
+        f.path: f.sha256 for f in first.files
+    }[changed]

@@ -14,8 +14,11 @@ from dagster_project.defs.automation.refresh import (
 )
 from dagster_project.partitions import quarters
 from dagster_project.resources import InputSource
+from geodata.inputs import settling_files
 
 NIGHTLY_CRON = "0 2 * * *"
+#: Cursor key of the input files seen still settling (relative path -> [size, mtime_ns]).
+PENDING_KEY = "settling"
 TIMEZONE = "Asia/Ho_Chi_Minh"
 
 refresh_inputs_job = dg.define_asset_job(
@@ -72,10 +75,23 @@ def nightly_speed_tiles_refresh(context: dg.ScheduleEvaluationContext, inputs: I
     description="Notices new or changed files in the input directory (cursor = fingerprints).",
 )
 def input_files_sensor(context: dg.SensorEvaluationContext, inputs: InputSource):
-    state = input_state(inputs.inventory())
+    cursor = json.loads(context.cursor) if context.cursor else None
+    # a file still being copied is neither read nor counted: size and mtime only, no hashing
+    report = settling_files(
+        inputs.root(), inputs.settle_seconds, seen=(cursor or {}).get(PENDING_KEY)
+    )
+    if report.settling:
+        names = "; ".join(f"{k}: {why}" for k, why in sorted(report.settling.items())[:5])
+        more = f" and {len(report.settling) - 5} more" if len(report.settling) > 5 else ""
+        return dg.SensorResult(
+            skip_reason=f"waiting for {len(report.settling)} input file(s) to stay unchanged "
+            f"for {inputs.settle_seconds:g} s: {names}{more}",
+            cursor=json.dumps({**(cursor or {}), PENDING_KEY: report.pending}, sort_keys=True),
+        )
+    state = input_state(inputs.inventory())  # unchanged files come from the hash memo
     previous: dict[str, str] = (
-        json.loads(context.cursor)
-        if context.cursor
+        cursor
+        if cursor is not None and "base" in cursor  # a cursor of settling files only: no state
         else materialized_state(context.instance, [q for q in state if q != "base"])
     )
     changed = {k for k, v in state.items() if previous.get(k) != v}
