@@ -13,13 +13,6 @@ from geodata.kernels.cells import cells_to_latlng
 from geodata.provenance import atomic_write_bytes
 from geodata.publishing.downloads import province_summary_geodataframe, write_province_downloads
 from geodata.publishing.generations import publish_generation, refresh_lock
-from geodata.publishing.maps import (
-    cell_class_map_png,
-    inequality_chart_png,
-    province_choropleth_png,
-    source_line,
-    unserved_by_region_chart_png,
-)
 from geodata.publishing.outputs import build_manifest, provenance_record, write_manifest_hints
 from geodata.reference import BOUNDARY_VERSIONS, load_provinces
 from geodata.writers import write_csv, write_geojson
@@ -41,6 +34,8 @@ def gap_maps(
 ) -> dg.MaterializeResult:
     """Maps of the gap for one quarter: share of people unserved per province (63 and 34) and
     service class per cell, as PNG (shown here) and national province GeoJSON for download."""
+    from geodata.publishing.maps import cell_class_map_png, province_choropleth_png, source_line
+
     inv = inputs.inventory()
     quarter = context.partition_key
     source = source_line(inv.sample)
@@ -103,6 +98,12 @@ def gap_trends(
 
     With a single quarter (a first run) the charts show that quarter and no change table is
     written: the metadata says there is no previous quarter."""
+    from geodata.publishing.maps import (
+        inequality_chart_png,
+        source_line,
+        unserved_by_region_chart_png,
+    )
+
     inv = inputs.inventory()
     province_summaries = by_quarter(context, "province_summaries", province_summaries)
     inequality = by_quarter(context, "inequality", inequality)

@@ -14,13 +14,6 @@ from geodata.planning.costs import PlanCosts
 from geodata.planning.routes import national_road_graph, plan_routes
 from geodata.planning.sites import mobile_targets, plan_sites
 from geodata.provenance import atomic_write_bytes
-from geodata.publishing.maps import (
-    cost_curve_chart_png,
-    priority_map_png,
-    route_plan_map_png,
-    site_plan_map_png,
-    source_line,
-)
 from geodata.publishing.outputs import provenance_record
 from geodata.publishing.plans import (
     curve_headline,
@@ -86,6 +79,8 @@ def gap_clusters(
     """Where to act first: connected groups of populated res-8 cells without 4G (mobile) or with
     measured fixed broadband below 25/3 Mbps (fixed), one province of both versions each, ranked by
     people per km from the nearest served cell. National and per-province CSV + GeoJSON outlines."""
+    from geodata.publishing.maps import priority_map_png, source_line
+
     t0 = time.perf_counter()
     inv = inputs.inventory()
     quarter = context.partition_key
@@ -300,6 +295,13 @@ def investment_plan(
     straight x a detour factor), chained by a minimum spanning tree, ranked by people per km.
     Both with place, provinces of both versions, people and cost; the cost curves nationally and
     per province."""
+    from geodata.publishing.maps import (
+        cost_curve_chart_png,
+        route_plan_map_png,
+        site_plan_map_png,
+        source_line,
+    )
+
     t0 = time.perf_counter()
     inv = inputs.inventory()
     quarter = context.partition_key

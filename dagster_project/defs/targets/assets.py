@@ -10,9 +10,7 @@ from dagster_project.metadata import png_md, provenance_metadata, table_md
 from dagster_project.partitions import AllQuarters, by_quarter
 from dagster_project.resources import InputSource, OutputStore, PipelineSettings
 from geodata.indicators.targets import INDICATORS, furthest_behind, indicator_values, load_targets
-from geodata.publishing.maps import source_line
 from geodata.publishing.outputs import provenance_record
-from geodata.publishing.scorecard import build_scorecards, publish_scorecards
 from geodata.reference import BOUNDARY_VERSIONS, province_codes
 
 _NATION_COLUMNS = [
@@ -51,6 +49,10 @@ def targets_scorecard(
     the target at that pace and a status (met / on track / off track / not measurable), for every
     province of both boundary versions, every region and the nation; ranked, with the most
     improved and the furthest behind; a status map per target and trend charts."""
+    # matplotlib (the maps) is imported where it is used: the code location loads faster
+    from geodata.publishing.maps import source_line
+    from geodata.publishing.scorecard import build_scorecards, publish_scorecards
+
     inv = inputs.inventory()
     history = by_quarter(context, "province_summaries", province_summaries)
     thresholds = settings.service_thresholds().name
