@@ -138,6 +138,19 @@ class Province:
         times = [f.mtime for f in self.files if f.mtime is not None]
         return max(times) if times else None
 
+    @property
+    def cells_quarters(self) -> list[str]:
+        """Quarters with the province's cells GeoJSON, newest first: those the formats made on
+        request (GIS formats, the A4 sheet) are offered for."""
+        return sorted(
+            {
+                f.period
+                for f in self.files
+                if f.kind == "cells" and f.suffix == "geojson" and f.period
+            },
+            reverse=True,
+        )
+
 
 @dataclass(frozen=True)
 class Catalogue:

@@ -41,6 +41,7 @@ __all__ = [
     "etag_matches",
     "file_response",
     "parse_range",
+    "read_verified",
 ]
 
 #: Content-Type by extension; anything else is ``application/octet-stream``.
@@ -220,6 +221,40 @@ def _open_inside(root: Path, rel: str) -> int:
     if not target.is_relative_to(root):
         raise _OutsideRoot(rel)
     return os.open(target, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0))
+
+
+def read_verified(root: Path, entry: FileEntry) -> bytes:
+    """The bytes of a manifest entry of the served generation ``root``, checked against the
+    manifest's size and sha256: a file made on request (GIS formats, the A4 sheet) is built only
+    from what the manifest describes. A path leaving ``root`` is a 404; a missing, resized or
+    changed file is a 503 asking to retry (a refresh is under way)."""
+    try:
+        fd = _open_inside(root, entry.path)
+    except _OutsideRoot as exc:
+        raise BilingualError(
+            404,
+            f"Tệp {entry.path} trỏ ra ngoài thư mục dữ liệu nên không được dùng.",
+            f"File {entry.path} points outside the output directory and is not used.",
+        ) from exc
+    except OSError as exc:
+        raise _unavailable(entry, "tệp chưa có trên đĩa", "the file is not on disk") from exc
+    try:
+        with os.fdopen(fd, "rb", closefd=True) as fh:
+            st = os.fstat(fh.fileno())
+            if not stat.S_ISREG(st.st_mode) or st.st_size != entry.bytes:
+                raise _unavailable(
+                    entry, "kích thước khác bảng kê", "size differs from the manifest"
+                )
+            data = fh.read()
+    except OSError as exc:
+        raise _unavailable(entry, "không đọc được tệp", "the file cannot be read") from exc
+    if len(data) != entry.bytes or hashlib.sha256(data).hexdigest() != entry.sha256:
+        raise _unavailable(
+            entry,
+            "nội dung khác sha256 của bảng kê",
+            "content differs from the manifest's sha256",
+        )
+    return data
 
 
 async def file_response(

@@ -11,11 +11,12 @@
 
 Formats are written by :mod:`geodata.publishing.gis_formats` from the manifest-listed GeoJSON
 files of the served generation (``{quarter}_cells.geojson``, ``_summary``, ``_mobile_sites``,
-``_fixed_routes``), whose bytes are checked against the manifest's sha256 first (a mismatch is a
-refresh in progress: ``503`` with ``Retry-After``). The product is cached on disk under a key
+``_fixed_routes``), whose bytes are checked against the manifest's sha256 first
+(:func:`portal.downloads.read_verified`; a mismatch is a refresh in progress: ``503`` with
+``Retry-After``). The product is cached on disk under a key
 made of the sources' sha256 and :data:`~geodata.publishing.gis_formats.FORMAT_VERSION`, in
 ``GAP_MONITOR_PORTAL_CACHE`` (default ``<output_dir>/.portal_cache/``, hidden, so never in the
-manifest); when the cache cannot be written the product is built in a temporary folder, streamed
+manifest; :func:`geodata.publishing.generations.portal_cache_dir`); when the cache cannot be written the product is built in a temporary folder, streamed
 and deleted. It is served like a manifest file (:func:`portal.downloads.file_response`: ETag =
 its sha256, ``304``, ``Range``/``206``). ``X-Portal-Cache`` says ``hit``, ``miss`` or ``off``.
 """
@@ -23,10 +24,8 @@ its sha256, ``304``, ``Range``/``206``). ``X-Portal-Cache`` says ``hit``, ``miss
 from __future__ import annotations
 
 import hashlib
-import os
 import re
 import shutil
-import stat
 import tempfile
 from collections.abc import Callable
 from pathlib import Path, PurePosixPath
@@ -41,6 +40,7 @@ from starlette.routing import Route
 
 from geodata.provenance import OutputWriteError, sha256_file
 from geodata.publishing.field_dictionary import FIELD_DICTIONARY_PATH, load_field_dictionary
+from geodata.publishing.generations import portal_cache_dir
 from geodata.publishing.gis_formats import (
     FORMAT_VERSION,
     GIS_LAYERS,
@@ -49,16 +49,12 @@ from geodata.publishing.gis_formats import (
     read_province_layers,
 )
 from portal.catalogue import FileEntry, ManifestStore, Province
-from portal.downloads import CACHE_CONTROL, RETRY_AFTER_SECONDS, etag_matches, file_response
+from portal.downloads import CACHE_CONTROL, etag_matches, file_response, read_verified
 from portal.http_errors import BilingualError
 from portal.pages import find_province, province_redirect, render
 
-__all__ = ["CACHE_ENV", "CACHE_DIRNAME", "GIS_FORMATS", "cache_dir", "gis_routes"]
+__all__ = ["GIS_FORMATS", "gis_routes"]
 
-#: Environment variable naming the cache directory of built formats.
-CACHE_ENV = "GAP_MONITOR_PORTAL_CACHE"
-#: Default cache directory below the output directory (hidden: never listed in the manifest).
-CACHE_DIRNAME = ".portal_cache"
 #: Cached products kept; the least recently built beyond this are removed.
 MAX_CACHED = 512
 
@@ -72,54 +68,6 @@ GIS_FORMATS: dict[str, tuple[str, str, str]] = {
 _QUARTER = re.compile(r"^\d{4}Q[1-4]$")
 
 
-def cache_dir(output_root: Path) -> Path:
-    """The cache directory: ``$GAP_MONITOR_PORTAL_CACHE``, else ``<output_root>/.portal_cache``."""
-    configured = os.environ.get(CACHE_ENV)
-    return Path(configured) if configured else output_root / CACHE_DIRNAME
-
-
-def _unavailable(path: str, why_vi: str, why_en: str) -> BilingualError:
-    return BilingualError(
-        503,
-        f"Tệp nguồn {path} đang được cập nhật ({why_vi}). Vui lòng thử lại sau "
-        f"{RETRY_AFTER_SECONDS} giây.",
-        f"Source file {path} is being refreshed ({why_en}). Please retry in "
-        f"{RETRY_AFTER_SECONDS} seconds.",
-        headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
-    )
-
-
-def _read_verified(root: Path, entry: FileEntry) -> LayerSource:
-    """The bytes of a manifest file of the served generation, checked against the manifest."""
-    target = (root / entry.path).resolve()
-    if not target.is_relative_to(root):
-        raise BilingualError(
-            404,
-            f"Tệp {entry.path} trỏ ra ngoài thư mục dữ liệu nên không được dùng.",
-            f"File {entry.path} points outside the output directory and is not used.",
-        )
-    try:
-        fd = os.open(target, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
-    except OSError as exc:
-        raise _unavailable(entry.path, "tệp chưa có trên đĩa", "not on disk") from exc
-    try:
-        st = os.fstat(fd)
-        if not stat.S_ISREG(st.st_mode) or st.st_size != entry.bytes:
-            raise _unavailable(
-                entry.path, "kích thước khác bảng kê", "size differs from the manifest"
-            )
-        with os.fdopen(os.dup(fd), "rb") as fh:
-            data = fh.read()
-    finally:
-        os.close(fd)
-    digest = hashlib.sha256(data).hexdigest()
-    if digest != entry.sha256:
-        raise _unavailable(
-            entry.path, "nội dung khác sha256 của bảng kê", "content differs from the manifest"
-        )
-    return LayerSource(data, PurePosixPath(entry.path).name, digest)
-
-
 def _sources(province: Province, quarter: str) -> dict[str, FileEntry]:
     """The GeoJSON files of the province and quarter that the formats are made from."""
     out = {}
@@ -129,19 +77,8 @@ def _sources(province: Province, quarter: str) -> dict[str, FileEntry]:
     return out
 
 
-def _cells_quarters(province: Province) -> list[str]:
-    return sorted(
-        {
-            f.period
-            for f in province.files
-            if f.kind == "cells" and f.suffix == "geojson" and f.period
-        },
-        reverse=True,
-    )
-
-
 def _not_found(province: Province, quarter: str, suffix: str) -> BilingualError:
-    quarters = _cells_quarters(province)
+    quarters = province.cells_quarters
     base = f"/provinces/{province.version}/{province.code}"
     return BilingualError(
         404,
@@ -175,13 +112,16 @@ def _prune(root: Path, keep: int) -> None:
 
 def gis_routes(store: ManifestStore, env: jinja2.Environment) -> list[Route]:
     """The routes of this module, for the portal of ``store`` (``env`` renders ``/fields``)."""
-    cache_root = cache_dir(store.root)
+    cache_root = portal_cache_dir(store.root)
     verified: dict[tuple[int, ...], str] = {}
     locks: dict[str, anyio.Lock] = {}
 
     def build(root: Path, entries: dict[str, FileEntry], fmt: str, dest: Path) -> None:
         layers = read_province_layers(
-            {layer: _read_verified(root, e) for layer, e in entries.items()}
+            {
+                layer: LayerSource(read_verified(root, e), PurePosixPath(e.path).name, e.sha256)
+                for layer, e in entries.items()
+            }
         )
         WRITERS[fmt](layers, dest)
 

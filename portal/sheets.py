@@ -22,7 +22,6 @@ from __future__ import annotations
 import hashlib
 import io
 import json
-import os
 import re
 import threading
 from collections import OrderedDict
@@ -39,18 +38,15 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from geodata.provenance import atomic_write_bytes
+from geodata.publishing.generations import portal_cache_dir
 from geodata.reference import fold_name, load_provinces
 from portal.catalogue import Catalogue, FileEntry, ManifestStore, Province
-from portal.downloads import CACHE_CONTROL, _open_inside, _OutsideRoot, _unavailable, etag_matches
+from portal.downloads import CACHE_CONTROL, etag_matches, read_verified
 from portal.http_errors import BilingualError
 from portal.pages import find_province, province_redirect
 
-__all__ = ["CACHE_ENV", "SheetCache", "sheet_quarters", "sheet_sources", "sheet_routes"]
-
-#: Environment variable naming the cache directory of rendered sheets.
-CACHE_ENV = "GAP_MONITOR_PORTAL_CACHE"
-#: Default cache directory, below the output directory (hidden: never in the manifest).
-DEFAULT_CACHE_DIR = ".portal_cache"
+__all__ = ["SheetCache", "sheet_sources", "sheet_routes"]
 
 _QUARTER = re.compile(r"^\d{4}Q[1-4]$")
 _MEMORY_ENTRIES = 64
@@ -98,22 +94,10 @@ class SheetCache:
 
     def _write(self, key: str, data: bytes) -> None:
         assert self.directory is not None
-        self.directory.mkdir(parents=True, exist_ok=True)
-        dest = self.directory / f"{key}.pdf"
-        tmp = self.directory / f".{key}.{os.getpid()}.{threading.get_ident()}.tmp"
-        try:
-            tmp.write_bytes(data)
-            os.replace(tmp, dest)
-        finally:
-            tmp.unlink(missing_ok=True)
+        atomic_write_bytes(self.directory / f"{key}.pdf", data)  # OutputWriteError: an OSError
         files = sorted(self.directory.glob("*.pdf"), key=lambda p: p.stat().st_mtime)
         for old in files[: max(0, len(files) - _DISK_ENTRIES)]:
             old.unlink(missing_ok=True)
-
-
-def _cache_dir(root: Path) -> Path:
-    env = os.environ.get(CACHE_ENV, "").strip()
-    return Path(env) if env else root / DEFAULT_CACHE_DIR
 
 
 def _cells_file(province: Province, quarter: str) -> FileEntry | None:
@@ -127,25 +111,13 @@ def _cells_file(province: Province, quarter: str) -> FileEntry | None:
     )
 
 
-def sheet_quarters(province: Province) -> list[str]:
-    """Quarters with a sheet: those with the province's cells GeoJSON, newest first."""
-    return sorted(
-        {
-            f.period
-            for f in province.files
-            if f.kind == "cells" and f.suffix == "geojson" and f.period
-        },
-        reverse=True,
-    )
-
-
 def sheet_sources(catalogue: Catalogue, province: Province, quarter: str) -> dict[str, Any]:
     """The manifest entries a sheet is made from: ``cells`` (required), ``summary``,
     ``previous`` (the previous quarter's summary table), ``sites``, ``targets``, and
     ``previous_quarter``; a bilingual 404 when the quarter has no sheet."""
     cells = _cells_file(province, quarter) if _QUARTER.match(quarter) else None
     if cells is None:
-        quarters = sheet_quarters(province)
+        quarters = province.cells_quarters
         shown = quarter[:20] + ("…" if len(quarter) > 20 else "")
         base = f"/provinces/{province.version}/{province.code}"
         raise BilingualError(
@@ -201,33 +173,6 @@ def _cache_key(province: Province, quarter: str, sources: dict[str, Any]) -> str
     return h.hexdigest()
 
 
-def _verified_bytes(root: Path, entry: FileEntry) -> bytes:
-    """The bytes of a manifest entry, checked against its size and sha256 (else a 503 asking
-    to retry: a refresh is under way)."""
-    try:
-        fd = _open_inside(root, entry.path)
-    except _OutsideRoot as exc:
-        raise BilingualError(
-            404,
-            f"Tệp {entry.path} trỏ ra ngoài thư mục dữ liệu nên không được dùng.",
-            f"File {entry.path} points outside the output directory and is not used.",
-        ) from exc
-    except OSError as exc:
-        raise _unavailable(entry, "tệp chưa có trên đĩa", "the file is not on disk") from exc
-    try:
-        with os.fdopen(fd, "rb", closefd=True) as fh:
-            data = fh.read()
-    except OSError as exc:
-        raise _unavailable(entry, "không đọc được tệp", "the file cannot be read") from exc
-    if len(data) != entry.bytes or hashlib.sha256(data).hexdigest() != entry.sha256:
-        raise _unavailable(
-            entry,
-            "nội dung khác sha256 của bảng kê",
-            "content differs from the manifest's sha256",
-        )
-    return data
-
-
 def _hexagons(geoms: list[dict[str, Any]]) -> Any:
     """Polygons with one ring each, all of the same length (H3 hexagons), built in one call;
     None when the geometries are not all such."""
@@ -272,17 +217,15 @@ def render_sheet(root: Path, province: Province, quarter: str, sources: dict[str
     from geodata.indicators.targets import INDICATORS
     from geodata.publishing.sheets import province_sheet_pdf
 
-    cells, provenance = cells_from_geojson(_verified_bytes(root, sources["cells"]))
-    summary_table = (
-        _table(_verified_bytes(root, sources["summary"])) if sources["summary"] else None
-    )
+    cells, provenance = cells_from_geojson(read_verified(root, sources["cells"]))
+    summary_table = _table(read_verified(root, sources["summary"])) if sources["summary"] else None
     previous_table = (
-        _table(_verified_bytes(root, sources["previous"])) if sources["previous"] else None
+        _table(read_verified(root, sources["previous"])) if sources["previous"] else None
     )
-    sites = _table(_verified_bytes(root, sources["sites"])) if sources["sites"] else None
+    sites = _table(read_verified(root, sources["sites"])) if sources["sites"] else None
     targets = None
     if sources["targets"] is not None:
-        t = _table(_verified_bytes(root, sources["targets"]))
+        t = _table(read_verified(root, sources["targets"]))
         if {"code", "indicator"} <= set(t.columns):
             t = t.loc[(t["code"] == province.code) & t["indicator"].isin(list(INDICATORS))]
             order = {ind: i for i, ind in enumerate(INDICATORS)}
@@ -315,7 +258,7 @@ def _filename(province: Province, quarter: str) -> str:
 
 def sheet_routes(store: ManifestStore) -> list[Route]:
     """The routes of the printable sheets, serving from ``store``'s served generation."""
-    cache = SheetCache(_cache_dir(store.root))
+    cache = SheetCache(portal_cache_dir(store.root))
     pending: dict[str, threading.Lock] = {}
     pending_guard = threading.Lock()
 

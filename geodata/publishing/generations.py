@@ -56,6 +56,9 @@ __all__ = [
     "publish_generation",
     "current_generation",
     "generations",
+    "PORTAL_CACHE_ENV",
+    "PORTAL_CACHE_DIRNAME",
+    "portal_cache_dir",
     "served_generations",
     "sweep_leftovers",
     "SERVED_RECORD",
@@ -77,7 +80,11 @@ _INCOMPLETE = ".incomplete-"
 SERVED_RECORD = "served.json"
 #: Folders of the output directory the sweep never enters: the portal's cache (its own
 #: temporary files may belong to a portal that is running) and version control.
-_SWEEP_SKIP = frozenset({".portal_cache", ".git"})
+#: The portal's cache of formats made on request (GIS formats, A4 sheets): by default a hidden
+#: folder of the output directory (never in a manifest, never swept), or ``$PORTAL_CACHE_ENV``.
+PORTAL_CACHE_ENV = "GAP_MONITOR_PORTAL_CACHE"
+PORTAL_CACHE_DIRNAME = ".portal_cache"
+_SWEEP_SKIP = frozenset({PORTAL_CACHE_DIRNAME, ".git"})
 #: ``atomic_path``'s temporary names before they had the ``.tmp-`` prefix:
 #: ``.<name>.<8 characters of mkstemp>.tmp``.
 _LEGACY_TEMP = re.compile(r"^\..+\.[a-z0-9_]{8}\.tmp$")
@@ -343,6 +350,13 @@ def _tree_size(path: Path) -> tuple[int, int]:
     return files, size
 
 
+def portal_cache_dir(output_dir: str | os.PathLike[str]) -> Path:
+    """The portal's cache directory: ``$GAP_MONITOR_PORTAL_CACHE``, else
+    ``<output_dir>/.portal_cache``."""
+    configured = os.environ.get(PORTAL_CACHE_ENV, "").strip()
+    return Path(configured) if configured else Path(output_dir) / PORTAL_CACHE_DIRNAME
+
+
 def sweep_leftovers(output_dir: str | os.PathLike[str]) -> dict[str, Any]:
     """Remove what a killed refresh left in ``output_dir``; call it before a refresh starts.
 
@@ -371,9 +385,7 @@ def sweep_leftovers(output_dir: str | os.PathLike[str]) -> dict[str, Any]:
     }
     if not root.is_dir():
         return report
-    skip = {root / name for name in _SWEEP_SKIP}
-    if cache := os.environ.get("GAP_MONITOR_PORTAL_CACHE"):
-        skip.add(Path(cache).absolute())
+    skip = {root / name for name in _SWEEP_SKIP} | {portal_cache_dir(root).absolute()}
 
     def remove(path: Path, kind: str) -> None:
         try:

@@ -19,8 +19,9 @@ with warnings.catch_warnings():
     warnings.simplefilter("ignore", StarletteDeprecationWarning)
     from starlette.testclient import TestClient
 
+from geodata.publishing.generations import PORTAL_CACHE_DIRNAME as CACHE_DIRNAME
+from geodata.publishing.generations import PORTAL_CACHE_ENV as CACHE_ENV
 from portal.app import create_app
-from portal.gis import CACHE_DIRNAME, CACHE_ENV
 from tests.portal.conftest import PERIOD
 
 BASE = "/provinces/34/01"

@@ -10,6 +10,7 @@ import pytest
 from starlette.testclient import TestClient
 
 import portal.sheets
+from geodata.publishing.generations import PORTAL_CACHE_ENV
 from portal.app import create_app
 from tests.geodata.test_sheets import pdf_text
 from tests.portal.conftest import PERIOD
@@ -19,7 +20,7 @@ URL = f"/provinces/34/79/{PERIOD}.pdf"
 
 @pytest.fixture
 def client(output_dir: Path, monkeypatch: pytest.MonkeyPatch) -> TestClient:
-    monkeypatch.delenv(portal.sheets.CACHE_ENV, raising=False)
+    monkeypatch.delenv(PORTAL_CACHE_ENV, raising=False)
     return TestClient(create_app(output_dir))
 
 
@@ -106,7 +107,7 @@ def test_unwritable_cache_falls_back_to_memory(
 ) -> None:
     blocker = tmp_path / "not-a-directory"
     blocker.write_text("x")
-    monkeypatch.setenv(portal.sheets.CACHE_ENV, str(blocker / "cache"))
+    monkeypatch.setenv(PORTAL_CACHE_ENV, str(blocker / "cache"))
     client = TestClient(create_app(output_dir))
     first = client.get(URL)
     assert first.status_code == 200
@@ -118,7 +119,7 @@ def test_unwritable_cache_falls_back_to_memory(
 def test_cache_directory_from_environment(
     output_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv(portal.sheets.CACHE_ENV, str(tmp_path / "sheets-cache"))
+    monkeypatch.setenv(PORTAL_CACHE_ENV, str(tmp_path / "sheets-cache"))
     assert TestClient(create_app(output_dir)).get(URL).status_code == 200
     assert list((tmp_path / "sheets-cache" / "sheets").glob("*.pdf"))
 
