@@ -60,6 +60,7 @@ __all__ = [
     "quarter_label",
     "assess",
     "indicator_values",
+    "unit_values",
     "scorecard",
     "most_improved",
     "furthest_behind",
@@ -350,6 +351,30 @@ def _with_5g_share(
     return table
 
 
+def unit_values(
+    history: Mapping[str, Mapping[str, pd.DataFrame]],
+    view: str,
+    targets: pd.DataFrame,
+    region_of_63: Mapping[str, str] | None = None,
+) -> dict[str, tuple[pd.DataFrame, dict[str, pd.Series]]]:
+    """Per quarter of ``history``: the view's unit table and every measurable indicator's value
+    by unit, computed once (a scorecard of each quarter reads the quarters up to it)."""
+    key = "region_id" if view == "region" else "code"
+    measurable = targets.loc[targets["measurable"] == "yes", "indicator"]
+    out = {}
+    for q, views in history.items():
+        if view in ("region", "nation"):
+            table = _with_5g_share(views, view, region_of_63 or {})
+        else:
+            table = views[view]
+        units = table[key].astype(str).to_numpy()
+        out[q] = (
+            table,
+            {i: pd.Series(indicator_values(table, i, view), index=units) for i in measurable},
+        )
+    return out
+
+
 def scorecard(
     history: Mapping[str, Mapping[str, pd.DataFrame]],
     view: str,
@@ -358,28 +383,25 @@ def scorecard(
     targets: pd.DataFrame | None = None,
     region_of_63: Mapping[str, str] | None = None,
     thresholds: str = "",
+    values: Mapping[str, tuple[pd.DataFrame, dict[str, pd.Series]]] | None = None,
 ) -> pd.DataFrame:
     """The scorecard of every unit of ``view`` (``"63"``, ``"34"``, ``"region"``, ``"nation"``)
     in ``quarter``, from ``history[q][view]`` (province summaries per quarter) of every quarter
     up to it: one row per unit and measurable target (:data:`SCORECARD_COLUMNS`), plus, for the
     nation, one row per target that is not measurable. ``rank`` is 1 for the unit closest to (or
     furthest past) each target. ``region_of_63`` maps 63-province codes to region ids (needed
-    for ``provinces_with_5g_pct`` of regions)."""
+    for ``provinces_with_5g_pct`` of regions). ``values``: :func:`unit_values` of ``history``
+    when the caller has them already (every quarter's scorecard reads the same ones)."""
     targets = load_targets() if targets is None else targets
     periods = sorted(
         (q for q in history if quarter_index(q) <= quarter_index(quarter)), key=quarter_index
     )
     if not periods or periods[-1] != quarter:
         raise ValueError(f"no summaries for {quarter}")
+    if values is None:
+        values = unit_values({q: history[q] for q in periods}, view, targets, region_of_63)
     key = "region_id" if view == "region" else "code"
-    tables = {}
-    for q in periods:
-        t = history[q]
-        if view in ("region", "nation"):
-            tables[q] = _with_5g_share(t, view, region_of_63 or {})
-        else:
-            tables[q] = t[view]
-    latest = tables[quarter]
+    latest = values[quarter][0]
     units = latest[key].astype(str).to_numpy()
     names = latest["region_name_vi" if view == "region" else "name"].to_numpy()
     ascii_names = latest["region_name_en" if view == "region" else "name_ascii"].to_numpy()
@@ -392,11 +414,7 @@ def scorecard(
         series = np.full((len(periods), len(units)), np.nan)
         if measurable:
             for i, q in enumerate(periods):
-                vals = pd.Series(
-                    indicator_values(tables[q], t["indicator"], view),
-                    index=tables[q][key].astype(str).to_numpy(),
-                )
-                series[i] = vals.reindex(units).to_numpy(np.float64)
+                series[i] = values[q][1][t["indicator"]].reindex(units).to_numpy(np.float64)
         for j, unit in enumerate(units):
             a = assess(
                 periods,

@@ -28,6 +28,7 @@ from geodata.indicators.targets import (
     most_improved,
     quarter_index,
     scorecard,
+    unit_values,
 )
 from geodata.provenance import atomic_write_bytes
 from geodata.publishing.maps import target_status_map_png, target_trend_chart_png
@@ -46,11 +47,10 @@ def build_scorecards(
     """``{quarter: {view: scorecard}}`` for every quarter of ``history`` (``{quarter: {view:
     province summary}}``), each judged on the quarters up to it."""
     targets = load_targets()
-    regions = load_regions()
-    region_of_63 = regions["region_id"].to_dict() if "region_id" in regions else {}
-    out: dict[str, dict[str, pd.DataFrame]] = {}
-    for quarter in sorted(history, key=quarter_index):
-        out[quarter] = {
+    region_of_63 = load_regions()["region_id"].to_dict()
+    values = {view: unit_values(history, view, targets, region_of_63) for view in VIEWS}
+    return {
+        quarter: {
             view: scorecard(
                 history,
                 view,
@@ -58,10 +58,12 @@ def build_scorecards(
                 targets=targets,
                 region_of_63=region_of_63,
                 thresholds=thresholds,
+                values=values[view],
             )
             for view in VIEWS
         }
-    return out
+        for quarter in sorted(history, key=quarter_index)
+    }
 
 
 def trend_series(cards: Mapping[str, Mapping[str, pd.DataFrame]], indicator: str) -> pd.DataFrame:

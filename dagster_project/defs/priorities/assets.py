@@ -55,11 +55,10 @@ _KIND_VI = {"mobile": "di động", "fixed": "cố định"}
 def _top_md(records: list[dict]) -> dg.MetadataValue:
     if not records:
         return dg.MetadataValue.md("_no gap clusters_")
-    df = pd.DataFrame(records)[list(_UI_COLUMNS)]
+    df = pd.DataFrame(records)
     for col in ("population", "people_per_km"):
         df[col] = df[col].round(0).astype("Int64")
-    df = df.rename(columns=_UI_COLUMNS)
-    return dg.MetadataValue.md(df.to_markdown(index=False, floatfmt=",.1f", intfmt=","))
+    return _md(df, _UI_COLUMNS, "no gap clusters")
 
 
 @dg.asset(

@@ -9,7 +9,13 @@ import pandas as pd
 from dagster_project.metadata import png_md, provenance_metadata, table_md
 from dagster_project.partitions import AllQuarters, by_quarter
 from dagster_project.resources import InputSource, OutputStore, PipelineSettings
-from geodata.indicators.targets import INDICATORS, furthest_behind, indicator_values, load_targets
+from geodata.indicators.targets import (
+    INDICATORS,
+    furthest_behind,
+    indicator_values,
+    load_targets,
+    quarter_index,
+)
 from geodata.publishing.outputs import provenance_record
 from geodata.reference import BOUNDARY_VERSIONS, province_codes
 
@@ -57,7 +63,7 @@ def targets_scorecard(
     history = by_quarter(context, "province_summaries", province_summaries)
     thresholds = settings.service_thresholds().name
     cards = build_scorecards(history, thresholds=thresholds)
-    latest = max(cards, key=lambda q: (int(q[:4]), q))
+    latest = max(cards, key=quarter_index)
     prov = provenance_record(
         inv, quarter=latest, h3_resolution=settings.h3_resolution, thresholds=thresholds
     )
