@@ -130,7 +130,6 @@ def refresh(
         print("materialising reference, inputs, population and coverage cells ...")
         failed += _materialize(instance, resources, UNPARTITIONED_INPUTS)
         steps.append("base")
-    detail = detail_quarters(inv.quarters, resources["settings"].detail_quarters)
     for q in inv.quarters:
         # a quarter that just left the detail window keeps what it published; one that entered
         # it (a new quarter arrived) is refreshed in full

@@ -45,7 +45,6 @@ __all__ = [
     "scan_input_dir",
     "settling_files",
     "SettleReport",
-    "HashCache",
 ]
 
 InputKind = Literal["speed_tiles", "cell_sites", "coverage", "population", "adoption"]
@@ -217,64 +216,22 @@ def _relative(path: Path, root: Path) -> str:
 _MEMORY: dict[str, tuple[int, int, str]] = {}
 
 
-class HashCache:
-    """sha256 of input files keyed by (path, size, mtime_ns): the in-process memo, plus an optional
-    JSON file shared by processes (the sensor's code server and the run workers). The file must
-    not live inside the input directory (it would be scanned as an input)."""
+def _known_sha256(path: Path, st: os.stat_result) -> str | None:
+    """The memoised sha256 of ``path`` if its size and mtime are those of ``st``, else None."""
+    entry = _MEMORY.get(os.path.abspath(path))
+    return entry[2] if entry is not None and entry[:2] == (st.st_size, st.st_mtime_ns) else None
 
-    def __init__(self, cache_file: str | Path | None = None):
-        self.path = Path(cache_file) if cache_file else None
-        self._disk: dict[str, list] = {}
-        self._dirty = False
-        if self.path is not None and self.path.is_file():
-            try:
-                loaded = json.loads(self.path.read_text(encoding="utf-8"))
-                self._disk = loaded if isinstance(loaded, dict) else {}
-            except (OSError, ValueError):
-                self._disk = {}  # unreadable or half-written: start afresh
 
-    def lookup(self, path: Path, st: os.stat_result) -> str | None:
-        """The cached sha256 of ``path`` if its size and mtime are those of ``st``, else None."""
-        key = os.path.abspath(path)
-        entry = _MEMORY.get(key)
-        if entry is None and (raw := self._disk.get(key)) and len(raw) == 3:
-            entry = (int(raw[0]), int(raw[1]), str(raw[2]))
-        if entry is not None and entry[:2] == (st.st_size, st.st_mtime_ns):
-            _MEMORY[key] = entry
-            return entry[2]
-        return None
-
-    def sha256(self, path: Path) -> str:
-        """sha256 of ``path``, read only when its size or mtime changed since it was cached."""
-        st = path.stat()
-        if (known := self.lookup(path, st)) is not None:
-            self._remember(path, (st.st_size, st.st_mtime_ns, known))
-            return known
-        digest = sha256_file(path)
-        after = path.stat()
-        if (after.st_size, after.st_mtime_ns) == (st.st_size, st.st_mtime_ns):
-            self._remember(path, (st.st_size, st.st_mtime_ns, digest))  # not while it changes
-        return digest
-
-    def _remember(self, path: Path, entry: tuple[int, int, str]) -> None:
-        key = os.path.abspath(path)
-        _MEMORY[key] = entry
-        if self.path is not None and self._disk.get(key) != list(entry):
-            self._disk[key] = list(entry)
-            self._dirty = True
-
-    def save(self) -> None:
-        """Write the JSON file (atomically) if an entry changed; an unwritable place is no error."""
-        if self.path is None or not self._dirty:
-            return
-        tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            tmp.write_text(json.dumps(self._disk, sort_keys=True), encoding="utf-8")
-            os.replace(tmp, self.path)
-            self._dirty = False
-        except OSError:
-            tmp.unlink(missing_ok=True)
+def _sha256_memo(path: Path) -> str:
+    """sha256 of ``path``, read only when its size or mtime changed since it was last read."""
+    st = path.stat()
+    if (known := _known_sha256(path, st)) is not None:
+        return known
+    digest = sha256_file(path)
+    after = path.stat()
+    if (after.st_size, after.st_mtime_ns) == (st.st_size, st.st_mtime_ns):  # not while it changes
+        _MEMORY[os.path.abspath(path)] = (st.st_size, st.st_mtime_ns, digest)
+    return digest
 
 
 def _walk(root: Path) -> Iterator[tuple[Path, str | None, str | None, str | None, str | None]]:
@@ -348,12 +305,11 @@ def _walk(root: Path) -> Iterator[tuple[Path, str | None, str | None, str | None
             yield path, kind, quarter, speed_type, None
 
 
-def scan_input_dir(root: str | Path, *, hash_cache: str | Path | None = None) -> InputInventory:
+def scan_input_dir(root: str | Path) -> InputInventory:
     """List the input files of ``root`` by kind (see the module docstring for the layout).
 
-    ``hash_cache``: an optional JSON file (outside ``root``) that keeps the files' sha256 by
-    (path, size, mtime_ns) across processes; within a process they are always memoised, so an
-    unchanged file is read once. The inventory is the same with or without it.
+    The files' sha256 are memoised in the process by (path, size, mtime_ns), so an unchanged
+    file is read once (a sensor scans every minute).
 
     Raises
     ------
@@ -368,15 +324,13 @@ def scan_input_dir(root: str | Path, *, hash_cache: str | Path | None = None) ->
     if marker.exists():
         inv.sample = True
         inv.sample_info = json.loads(marker.read_text(encoding="utf-8"))
-    hashes = HashCache(hash_cache)
     for path, kind, quarter, speed_type, reason in _walk(root):
         if reason is not None:
             inv.skipped[path] = reason
             continue
         inv.files.append(
-            InputFile(path, kind, hashes.sha256(path), quarter, speed_type)  # type: ignore[arg-type]
+            InputFile(path, kind, _sha256_memo(path), quarter, speed_type)  # type: ignore[arg-type]
         )
-    hashes.save()
     return inv
 
 
@@ -397,11 +351,10 @@ def settling_files(
     *,
     seen: Mapping[str, list[int]] | None = None,
     now: float | None = None,
-    hash_cache: str | Path | None = None,
 ) -> SettleReport:
     """Which new or changed input files of ``root`` are still settling, without hashing any.
 
-    A file whose (size, mtime) is in the hash cache is known and settled. Any other file counts
+    A file whose (size, mtime) was hashed already in this process is known and settled. Any other file counts
     only when its modification time is at least ``settle_seconds`` old and its size and mtime are
     those ``seen`` on the previous check (when it was seen): a file still being copied has a
     fresh mtime or a growing size, and is reported instead of read half-written.
@@ -409,7 +362,6 @@ def settling_files(
     root = Path(root)
     now = time.time() if now is None else now
     seen = seen or {}
-    hashes = HashCache(hash_cache)
     report = SettleReport()
     for path, _kind, _quarter, _speed, reason in _walk(root):
         if reason is not None:
@@ -418,7 +370,7 @@ def settling_files(
             st = path.stat()
         except FileNotFoundError:
             continue  # moved away between listing and stat
-        if hashes.lookup(path, st) is not None:
+        if _known_sha256(path, st) is not None:
             continue
         rel = _relative(path, root)
         stat = [st.st_size, st.st_mtime_ns]
