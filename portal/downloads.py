@@ -223,56 +223,18 @@ def _open_inside(root: Path, rel: str) -> int:
     return os.open(target, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0))
 
 
-def read_verified(root: Path, entry: FileEntry) -> bytes:
-    """The bytes of a manifest entry of the served generation ``root``, checked against the
-    manifest's size and sha256: a file made on request (GIS formats, the A4 sheet) is built only
-    from what the manifest describes. A path leaving ``root`` is a 404; a missing, resized or
-    changed file is a 503 asking to retry (a refresh is under way)."""
+def _open_checked(root: Path, entry: FileEntry, use: tuple[str, str]) -> tuple[int, os.stat_result]:
+    """Open a manifest file of the served generation ``root``: a 404 when its path leaves
+    ``root`` (``use``: what is refused, in Vietnamese and English), a 503 asking to retry when it
+    is missing, not a regular file or not the manifest's size (a refresh is under way). The
+    caller owns the returned descriptor."""
     try:
         fd = _open_inside(root, entry.path)
     except _OutsideRoot as exc:
         raise BilingualError(
             404,
-            f"Tệp {entry.path} trỏ ra ngoài thư mục dữ liệu nên không được dùng.",
-            f"File {entry.path} points outside the output directory and is not used.",
-        ) from exc
-    except OSError as exc:
-        raise _unavailable(entry, "tệp chưa có trên đĩa", "the file is not on disk") from exc
-    try:
-        with os.fdopen(fd, "rb", closefd=True) as fh:
-            st = os.fstat(fh.fileno())
-            if not stat.S_ISREG(st.st_mode) or st.st_size != entry.bytes:
-                raise _unavailable(
-                    entry, "kích thước khác bảng kê", "size differs from the manifest"
-                )
-            data = fh.read()
-    except OSError as exc:
-        raise _unavailable(entry, "không đọc được tệp", "the file cannot be read") from exc
-    if len(data) != entry.bytes or hashlib.sha256(data).hexdigest() != entry.sha256:
-        raise _unavailable(
-            entry,
-            "nội dung khác sha256 của bảng kê",
-            "content differs from the manifest's sha256",
-        )
-    return data
-
-
-async def file_response(
-    request: Request, root: Path, entry: FileEntry, verified: dict[tuple[int, ...], str]
-) -> Response:
-    """The response for a manifest entry: 200 (GET/HEAD), 304, or 503 if the file on disk
-    does not match the manifest.
-
-    ``root`` must be resolved; ``verified`` caches the sha256 checks by
-    ``(st_dev, st_ino, st_mtime_ns, st_size)`` across requests.
-    """
-    try:
-        fd = _open_inside(root, entry.path)
-    except _OutsideRoot as exc:
-        raise BilingualError(
-            404,
-            f"Tệp {entry.path} trỏ ra ngoài thư mục dữ liệu nên không được phục vụ.",
-            f"File {entry.path} points outside the output directory and is not served.",
+            f"Tệp {entry.path} trỏ ra ngoài thư mục dữ liệu nên không được {use[0]}.",
+            f"File {entry.path} points outside the output directory and is not {use[1]}.",
         ) from exc
     except OSError as exc:
         raise _unavailable(entry, "tệp chưa có trên đĩa", "the file is not on disk") from exc
@@ -286,6 +248,44 @@ async def file_response(
                 f"kích thước {st.st_size} khác bảng kê {entry.bytes}",
                 f"size {st.st_size} differs from the manifest's {entry.bytes}",
             )
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd, st
+
+
+def _sha_mismatch(entry: FileEntry) -> BilingualError:
+    return _unavailable(
+        entry, "nội dung khác sha256 của bảng kê", "content differs from the manifest's sha256"
+    )
+
+
+def read_verified(root: Path, entry: FileEntry) -> bytes:
+    """The bytes of a manifest entry of the served generation ``root``, checked against the
+    manifest's size and sha256: a file made on request (GIS formats, the A4 sheet) is built only
+    from what the manifest describes (errors as :func:`file_response`)."""
+    fd, _ = _open_checked(root, entry, ("dùng", "used"))
+    try:
+        with os.fdopen(fd, "rb", closefd=True) as fh:
+            data = fh.read()
+    except OSError as exc:
+        raise _unavailable(entry, "không đọc được tệp", "the file cannot be read") from exc
+    if len(data) != entry.bytes or hashlib.sha256(data).hexdigest() != entry.sha256:
+        raise _sha_mismatch(entry)
+    return data
+
+
+async def file_response(
+    request: Request, root: Path, entry: FileEntry, verified: dict[tuple[int, ...], str]
+) -> Response:
+    """The response for a manifest entry: 200 (GET/HEAD), 304, or 503 if the file on disk
+    does not match the manifest.
+
+    ``root`` must be resolved; ``verified`` caches the sha256 checks by
+    ``(st_dev, st_ino, st_mtime_ns, st_size)`` across requests.
+    """
+    fd, st = _open_checked(root, entry, ("phục vụ", "served"))
+    try:
         etag = f'"{entry.sha256}"'
         headers = {
             "ETag": etag,
@@ -307,11 +307,7 @@ async def file_response(
         if verified.get(key) != entry.sha256:
             digest = await anyio.to_thread.run_sync(_sha256_fd, fd)
             if digest != entry.sha256:
-                raise _unavailable(
-                    entry,
-                    "nội dung khác sha256 của bảng kê",
-                    "content differs from the manifest's sha256",
-                )
+                raise _sha_mismatch(entry)
             verified[key] = digest
 
         wanted = request.headers.get("range")
