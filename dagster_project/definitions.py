@@ -4,7 +4,11 @@ The environment is read here and only here, when Dagster loads the definitions:
 ``GAP_MONITOR_INPUT_DIR`` (default: the synthetic sample, generated on first use into
 ``.cache/sample-inputs-SYNTHETIC``) and ``GAP_MONITOR_OUTPUT_DIR`` (default ``assets/``), ``GAP_MONITOR_THRESHOLDS`` (the service-class
 threshold set: ``ntia_fcc``, the default, or ``vn_2025``), ``GAP_MONITOR_SETTLE_SECONDS`` (how long
-a new input file must stay unchanged before the sensor reads it, default 120).
+a new input file must stay unchanged before the sensor reads it, default 120),
+``GAP_MONITOR_STORAGE`` (where asset values are stored between steps: empty for the instance's
+``storage/`` folder, or an fsspec URL such as ``s3://bucket/prefix``; see
+:mod:`dagster_project.storage`) and ``GAP_MONITOR_EXECUTOR`` (how a run's steps are executed; see
+:mod:`dagster_project.executors`).
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ from dagster_project.defs.priorities import assets as priorities
 from dagster_project.defs.reference import assets as reference
 from dagster_project.defs.summaries import assets as summaries
 from dagster_project.defs.targets import assets as targets
+from dagster_project.executors import executor_from_env
 from dagster_project.resources import (
     DirectoryInputs,
     InputSource,
@@ -36,6 +41,7 @@ from dagster_project.resources import (
     PipelineSettings,
     SampleInputs,
 )
+from dagster_project.storage import STORAGE_ENV, SharedStorageIOManager
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_SAMPLE_DIR = PROJECT_ROOT / ".cache" / "sample-inputs-SYNTHETIC"
@@ -59,23 +65,45 @@ def resources_from_env(environ: dict[str, str] | None = None) -> dict[str, objec
     output_dir = env.get("GAP_MONITOR_OUTPUT_DIR", "").strip() or str(DEFAULT_OUTPUT_DIR)
     return {
         "inputs": source,
-        "outputs": OutputStore(path=output_dir),
+        "outputs": OutputStore(
+            path=output_dir, publish_url=env.get("GAP_MONITOR_PUBLISH_URL", "").strip()
+        ),
         "settings": PipelineSettings(
             thresholds=env.get("GAP_MONITOR_THRESHOLDS", "").strip() or "ntia_fcc"
         ),
+        "io_manager": SharedStorageIOManager(base_path=env.get(STORAGE_ENV, "").strip()),
     }
 
 
-def build_definitions(resources: dict[str, object]) -> dg.Definitions:
+#: The job a distributed refresh launches (``dagster_project.run`` with an executor other than
+#: in-process): every asset, each run selecting its own subset and partition.
+REFRESH_JOB = "refresh_assets_job"
+
+
+def build_definitions(
+    resources: dict[str, object], executor: dg.ExecutorDefinition | None = None
+) -> dg.Definitions:
+    everything = dg.define_asset_job(
+        REFRESH_JOB,
+        selection=dg.AssetSelection.all(),
+        description="Every asset: a refresh launches it with its own selection and quarter.",
+    )
     return dg.Definitions(
         assets=ALL_ASSETS,
-        jobs=[refresh_inputs_job, refresh_quarter_job],
+        jobs=[refresh_inputs_job, refresh_quarter_job, everything],
         schedules=[nightly_refresh, nightly_speed_tiles_refresh],
         sensors=[input_files_sensor, automation_sensor],
         resources=resources,
+        executor=executor,
     )
 
 
 @dg.definitions
 def defs() -> dg.Definitions:
-    return build_definitions(resources_from_env())
+    return build_definitions(resources_from_env(), executor_from_env())
+
+
+def refresh_job() -> dg.JobDefinition:
+    """The refresh job as a distributed run rebuilds it in every step process (see
+    ``dg.reconstructable``): the resources' values come from the run's configuration."""
+    return defs().resolve_job_def(REFRESH_JOB)

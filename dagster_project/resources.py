@@ -1,8 +1,10 @@
 """Resources: where inputs come from, where outputs go, and the run settings.
 
-``InputSource`` has two implementations, chosen in ``definitions.py`` only:
-``DirectoryInputs`` (a user's own input directory) and ``SampleInputs`` (the deterministic
-synthetic sample, generated on first use; tests use a one-province slice of it).
+``InputSource`` reads a user's own input directory (``DirectoryInputs``) or the deterministic
+synthetic sample, generated on first use (``SampleInputs``; tests use a one-province slice of it),
+chosen in ``definitions.py`` only. :func:`resource_run_config` turns the resources into run
+configuration, so every step of a run, in whatever process or on whatever machine, uses the
+launcher's settings rather than its own environment's.
 """
 
 from __future__ import annotations
@@ -15,18 +17,46 @@ import dagster as dg
 from geodata.indicators.service import ServiceThresholds, threshold_set
 from geodata.inputs import InputInventory, scan_input_dir
 
-__all__ = ["InputSource", "DirectoryInputs", "SampleInputs", "OutputStore", "PipelineSettings"]
+__all__ = [
+    "InputSource",
+    "DirectoryInputs",
+    "SampleInputs",
+    "OutputStore",
+    "PipelineSettings",
+    "resource_run_config",
+]
 
 
 class InputSource(dg.ConfigurableResource):
-    """Interface: an input directory in the documented layout."""
+    """An input directory in the documented layout: a user's own (``sample=False``) or the
+    synthetic sample, generated deterministically into ``path`` on first use (``sample=True``).
 
+    One class with every field, so a run's configuration (which Dagster stores with the run and
+    hands to every step, wherever it runs) says all there is to know: a worker whose own
+    environment differs still reads the launcher's inputs, and never mistakes a user's folder
+    for the sample or the other way round.
+    """
+
+    path: str = ""
+    #: The synthetic sample (generated when missing, or made by other arguments or an older
+    #: generator) rather than a user's own directory.
+    sample: bool = False
+    seed: int = 20250701
+    scale: float = 1.0
+    provinces_34: list[str] = []
     #: A new or changed input file counts for the sensor only once its size and modification
     #: time have stayed unchanged this long (a file still being copied is not read half-written).
     settle_seconds: float = 120.0
 
     def root(self) -> Path:
-        raise NotImplementedError
+        if not self.sample:
+            return Path(self.path)
+        from geodata.sample import ensure_sample
+
+        root, _ = ensure_sample(
+            self.path, seed=self.seed, scale=self.scale, provinces_34=self.provinces_34 or None
+        )
+        return root
 
     def inventory(self) -> InputInventory:
         """Scan the input directory (sha256 of every file) in the documented layout."""
@@ -36,34 +66,22 @@ class InputSource(dg.ConfigurableResource):
 class DirectoryInputs(InputSource):
     """A user's own input directory (``GAP_MONITOR_INPUT_DIR``)."""
 
-    path: str
-
-    def root(self) -> Path:
-        return Path(self.path)
+    sample: bool = False
 
 
 class SampleInputs(InputSource):
     """The synthetic sample, generated deterministically into ``path`` on first use."""
 
-    path: str
-    seed: int = 20250701
-    scale: float = 1.0
-    provinces_34: list[str] = []
-
-    def root(self) -> Path:
-        from geodata.sample import ensure_sample
-
-        # regenerated when missing, or made by other arguments or an older generator
-        root, _ = ensure_sample(
-            self.path, seed=self.seed, scale=self.scale, provinces_34=self.provinces_34 or None
-        )
-        return root
+    sample: bool = True
 
 
 class OutputStore(dg.ConfigurableResource):
-    """Where published outputs land (``GAP_MONITOR_OUTPUT_DIR``, default ``assets/``)."""
+    """Where published outputs land (``GAP_MONITOR_OUTPUT_DIR``, default ``assets/``), and the
+    object store each published generation is also put on (``GAP_MONITOR_PUBLISH_URL``, e.g.
+    ``s3://bucket/gap-monitor``; empty: none)."""
 
     path: str
+    publish_url: str = ""
 
     def root(self) -> Path:
         root = Path(self.path)
@@ -109,3 +127,16 @@ class PipelineSettings(dg.ConfigurableResource):
     def is_detail_quarter(self, quarter: str, all_quarters: list[str]) -> bool:
         """Whether ``quarter`` is one of the latest ``detail_quarters`` of ``all_quarters``."""
         return quarter in detail_quarters(all_quarters, self.detail_quarters)
+
+
+def resource_run_config(resources: dict[str, object]) -> dict[str, dict]:
+    """Run configuration (``{"resources": ...}``) holding every configurable resource's fields.
+
+    Dagster stores a run's configuration with the run and applies it in every step process, so a
+    step on a Celery worker or in a Kubernetes pod uses these paths and settings, not whatever
+    its own environment would give."""
+    out: dict[str, dict] = {}
+    for key, res in resources.items():
+        if isinstance(res, dg.ConfigurableResource | dg.ConfigurableIOManagerFactory):
+            out[key] = {"config": res.model_dump()}
+    return {"resources": out}

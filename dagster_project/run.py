@@ -16,9 +16,10 @@ from pathlib import Path
 
 import dagster as dg
 
-from dagster_project.definitions import ALL_ASSETS, PROJECT_ROOT, resources_from_env
+from dagster_project.definitions import ALL_ASSETS, PROJECT_ROOT, refresh_job, resources_from_env
 from dagster_project.defs.automation.refresh import add_new_quarters, input_state
-from dagster_project.resources import detail_quarters
+from dagster_project.executors import EXECUTOR_ENV, executor_from_env
+from dagster_project.resources import detail_quarters, resource_run_config
 from dagster_project.stale_runs import fail_runs_of_dead_processes, process_tags
 from geodata.errors import InputError
 from geodata.provenance import atomic_write_json, fingerprint, sha256_file
@@ -57,19 +58,43 @@ STATE_FILE = ".refresh_state.json"
 
 
 def _materialize(
-    instance: dg.DagsterInstance, resources: dict, selection: list[str], **kw
+    instance: dg.DagsterInstance,
+    resources: dict,
+    selection: list[str],
+    partition_key: str | None = None,
 ) -> list[str]:
-    """Materialise ``selection``; returns the names of the checks that did not pass."""
-    result = dg.materialize(
-        ALL_ASSETS,
-        selection=selection,
-        instance=instance,
-        resources=resources,
-        raise_on_error=False,
-        tags=process_tags(),  # who runs it: the next refresh fails it if this process is killed
-        run_config={"loggers": {"console": {"config": {"log_level": "INFO"}}}},
-        **kw,
-    )
+    """Materialise ``selection``; returns the names of the checks that did not pass.
+
+    In this process by default; with ``GAP_MONITOR_EXECUTOR`` set (multiprocess, forkserver,
+    celery), as a run of :data:`REFRESH_JOB` on that executor. The run's configuration carries
+    every resource's settings, so each step uses the launcher's paths wherever it runs."""
+    run_config = {
+        "loggers": {"console": {"config": {"log_level": "INFO"}}},
+        **resource_run_config(resources),
+    }
+    tags = process_tags()  # who runs it: the next refresh fails it if this process is killed
+    if executor_from_env() is None or os.environ.get(EXECUTOR_ENV, "").strip() == "in_process":
+        result = dg.materialize(
+            ALL_ASSETS,
+            selection=selection,
+            instance=instance,
+            resources=resources,
+            raise_on_error=False,
+            tags=tags,
+            run_config=run_config,
+            partition_key=partition_key,
+        )
+    else:
+        if partition_key is not None:
+            tags = {**tags, "dagster/partition": partition_key}
+        result = dg.execute_job(
+            dg.reconstructable(refresh_job),
+            instance=instance,
+            run_config=run_config,
+            tags=tags,
+            asset_selection=[dg.AssetKey(name) for name in selection],
+            raise_on_error=False,
+        )
     failed = []
     for evaluation in result.get_asset_check_evaluations():
         name = f"{evaluation.asset_key.to_user_string()} / {evaluation.check_name}"

@@ -1,7 +1,9 @@
 """``python -m portal``: serve the outputs read-only with uvicorn.
 
 Environment (read in :func:`main` only): ``GAP_MONITOR_OUTPUT_DIR`` (default ``assets/`` of the
-project), ``GAP_MONITOR_HOST`` (default ``127.0.0.1``), ``GAP_MONITOR_PORT`` (default ``8000``).
+project), ``GAP_MONITOR_HOST`` (default ``127.0.0.1``), ``GAP_MONITOR_PORT`` (default ``8000``),
+``GAP_MONITOR_PUBLISH_URL`` (an object store the pipeline publishes to, e.g.
+``s3://bucket/gap-monitor``: its current generation is served, mirrored into the output directory).
 """
 
 from __future__ import annotations
@@ -38,9 +40,15 @@ def main() -> None:
 
     from portal.app import create_app
 
+    publish_url = os.environ.get("GAP_MONITOR_PUBLISH_URL", "").strip()
+    if publish_url:  # the output directory only holds the mirror
+        Path(os.environ.get("GAP_MONITOR_OUTPUT_DIR", "").strip() or DEFAULT_OUTPUT_DIR).mkdir(
+            parents=True, exist_ok=True
+        )
     output_dir, host, port = settings(os.environ)
-    print(f"serving {output_dir} on http://{host}:{port}/", file=sys.stderr)
-    uvicorn.run(create_app(output_dir), host=host, port=port, server_header=False, log_level="info")
+    print(f"serving {publish_url or output_dir} on http://{host}:{port}/", file=sys.stderr)
+    app = create_app(output_dir, publish_url=publish_url)
+    uvicorn.run(app, host=host, port=port, server_header=False, log_level="info")
 
 
 if __name__ == "__main__":

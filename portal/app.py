@@ -43,7 +43,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from geodata.errors import InputError
 from portal.basemap import basemap_routes
-from portal.catalogue import MANIFEST_NAME, ManifestStore
+from portal.catalogue import MANIFEST_NAME, ManifestStore, ObjectStoreManifestStore
 from portal.downloads import CACHE_CONTROL, RETRY_AFTER_SECONDS, etag_matches, file_response
 from portal.gis import gis_routes
 from portal.http_errors import GENERIC_MESSAGES, BilingualError
@@ -123,16 +123,18 @@ class _CachedStaticFiles(StaticFiles):
         return response
 
 
-def create_app(output_dir: str | PathLike[str]) -> Starlette:
+def create_app(output_dir: str | PathLike[str], publish_url: str = "") -> Starlette:
     """The portal serving the files listed in ``output_dir/manifest.json``.
 
     Parameters
     ----------
     output_dir : the pipeline's output directory (``GAP_MONITOR_OUTPUT_DIR``); it may not
         have a manifest yet, in which case every province is listed without files.
+    publish_url : an object store the pipeline publishes to (``GAP_MONITOR_PUBLISH_URL``):
+        its current generation is served instead, mirrored into ``output_dir``.
     """
     root = Path(output_dir).resolve()
-    store = ManifestStore(root)
+    store = ObjectStoreManifestStore(root, publish_url) if publish_url else ManifestStore(root)
     env = make_environment()
     verified: dict[tuple[int, ...], str] = {}
 

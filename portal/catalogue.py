@@ -28,8 +28,11 @@ Examples
 from __future__ import annotations
 
 import json
+import logging
 import os
 import re
+import shutil
+import time
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -41,12 +44,15 @@ from geodata.errors import CorruptFileError, SchemaError
 from geodata.publishing.generations import CURRENT, PUBLISHED
 from geodata.reference import BOUNDARY_VERSIONS, province_names
 
+log = logging.getLogger(__name__)
+
 __all__ = [
     "MANIFEST_NAME",
     "FileEntry",
     "Province",
     "Catalogue",
     "ManifestStore",
+    "ObjectStoreManifestStore",
     "classify_path",
     "load_catalogue",
 ]
@@ -353,3 +359,52 @@ class ManifestStore:
     def current(self) -> Catalogue:
         """The catalogue of the manifest as it is now on disk."""
         return self.snapshot()[1]
+
+
+class ObjectStoreManifestStore(ManifestStore):
+    """The current generation of an object store (``GAP_MONITOR_PUBLISH_URL``), served from a
+    local mirror under ``root``.
+
+    The pointer ``current.json`` is read at most every ``check_seconds``; a generation it names
+    is downloaded once, every file checked against its manifest, into ``root/<generation>``
+    (:func:`geodata.publishing.object_store.mirror_generation`), and then served like a local
+    one. While the store cannot be reached, the last mirrored generation stays served."""
+
+    def __init__(self, root: str | os.PathLike[str], url: str, check_seconds: float = 30.0) -> None:
+        Path(root).mkdir(parents=True, exist_ok=True)
+        super().__init__(root)
+        self.url = url
+        self.check_seconds = check_seconds
+        self._served: Path | None = None
+        self._checked = -float("inf")
+
+    def served_root(self) -> Path:
+        from geodata.publishing.object_store import mirror_generation
+
+        now = time.monotonic()
+        if now - self._checked >= self.check_seconds:
+            self._checked = now
+            try:
+                mirrored = mirror_generation(self.url, self.root)
+            except Exception as exc:  # noqa: BLE001 - the store is away: keep serving the last
+                log.warning("object store %s: %s; serving %s", self.url, exc, self._served)
+            else:
+                if mirrored is not None and mirrored != self._served:
+                    self._served = mirrored
+                    self._prune()
+        return self._served or self.root
+
+    def _prune(self, keep: int = 3) -> None:
+        """Keep the newest ``keep`` mirrored generations (a download started on an older one
+        finishes from its open file)."""
+        mirrors = sorted(
+            (
+                p
+                for p in self.root.iterdir()
+                if p.is_dir() and not p.name.startswith(".") and (p / MANIFEST_NAME).is_file()
+            ),
+            key=lambda p: p.stat().st_mtime_ns,
+        )
+        for old in mirrors[:-keep]:
+            if old != self._served:
+                shutil.rmtree(old, ignore_errors=True)

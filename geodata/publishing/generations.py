@@ -37,6 +37,7 @@ import os
 import re
 import shutil
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -49,6 +50,8 @@ __all__ = [
     "CURRENT",
     "PUBLISHED",
     "LOCK_NAME",
+    "PUBLISH_LOCK_NAME",
+    "publication_lock",
     "RESERVED_NAMES",
     "KEEP_GENERATIONS",
     "PublicationError",
@@ -70,6 +73,7 @@ __all__ = [
 CURRENT = "current"
 PUBLISHED = "published"
 LOCK_NAME = ".refresh.lock"
+PUBLISH_LOCK_NAME = ".publish.lock"
 #: Top-level names of the output directory that are not outputs (never listed in a manifest).
 RESERVED_NAMES = (CURRENT, PUBLISHED)
 #: Generations kept, the current one included: a download that started on an older generation
@@ -108,7 +112,8 @@ _held_guard = threading.Lock()
 
 @contextmanager
 def refresh_lock(output_dir: str | os.PathLike[str]) -> Iterator[Path]:
-    """Hold the exclusive refresh lock of ``output_dir`` (non-blocking ``flock``).
+    """Hold the exclusive refresh lock of ``output_dir`` (non-blocking ``flock``): one refresh
+    (``make run``) at a time on an output directory.
 
     Re-entrant within one process. The kernel releases the lock when the process dies, so a
     refresh killed with SIGKILL never leaves a stale lock behind.
@@ -118,9 +123,28 @@ def refresh_lock(output_dir: str | os.PathLike[str]) -> Iterator[Path]:
     RefreshLocked
         Another process holds the lock; the message names the lock file and its holder's pid.
     """
-    root = Path(output_dir)
+    with _exclusive_lock(Path(output_dir), LOCK_NAME, wait_seconds=0.0) as path:
+        yield path
+
+
+@contextmanager
+def publication_lock(
+    output_dir: str | os.PathLike[str], wait_seconds: float = 600.0
+) -> Iterator[Path]:
+    """Hold the publication lock of ``output_dir``: one publisher at a time, whichever process or
+    host runs the publishing step (``make run`` in-process, a step process, a Celery worker,
+    ``dagster dev``). Separate from :func:`refresh_lock`, which the refresh's own process holds
+    for its whole length: a step in a child process must not wait for its parent. Waits up to
+    ``wait_seconds`` for another publisher (publishing takes seconds), then raises
+    :class:`RefreshLocked`."""
+    with _exclusive_lock(Path(output_dir), PUBLISH_LOCK_NAME, wait_seconds) as path:
+        yield path
+
+
+@contextmanager
+def _exclusive_lock(root: Path, name: str, wait_seconds: float) -> Iterator[Path]:
     root.mkdir(parents=True, exist_ok=True)
-    path = (root / LOCK_NAME).resolve()
+    path = (root / name).resolve()
     with _held_guard:
         if path in _held:
             _held[path][1] += 1
@@ -135,18 +159,26 @@ def refresh_lock(output_dir: str | os.PathLike[str]) -> Iterator[Path]:
                 _held[path][1] -= 1
         return
     fh = open(path, "a+")  # noqa: SIM115 - kept open while the lock is held
-    try:
-        fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except OSError as exc:
-        fh.seek(0)
-        holder = fh.read().strip() or "unknown"
-        fh.close()
-        if exc.errno in (errno.EAGAIN, errno.EACCES, errno.EWOULDBLOCK):
+    deadline = time.monotonic() + wait_seconds
+    while True:
+        try:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+            break
+        except OSError as exc:
+            if exc.errno not in (errno.EAGAIN, errno.EACCES, errno.EWOULDBLOCK):
+                fh.close()
+                raise
+            if time.monotonic() < deadline:
+                time.sleep(0.2)
+                continue
+            fh.seek(0)
+            holder = fh.read().strip() or "unknown"
+            fh.close()
+            what = "refresh" if name == LOCK_NAME else "publication"
             raise RefreshLocked(
-                f"another refresh is running on {root} (lock {path} held by pid {holder}); "
+                f"another {what} is running on {root} (lock {path} held by pid {holder}); "
                 "wait for it to finish"
             ) from None
-        raise
     try:
         fh.seek(0)
         fh.truncate()
@@ -270,7 +302,12 @@ def _generation_id(manifest_sha: str) -> str:
     return f"{datetime.now(UTC):%Y%m%dT%H%M%S%fZ}-{manifest_sha[:8]}"
 
 
-def publish_generation(output_dir: str | os.PathLike[str], *, keep: int = KEEP_GENERATIONS) -> Path:
+def publish_generation(
+    output_dir: str | os.PathLike[str],
+    *,
+    keep: int = KEEP_GENERATIONS,
+    lock_wait: float = 600.0,
+) -> Path:
     """Publish the working set described by ``output_dir/manifest.json`` as a new generation.
 
     Every listed file must still have the size and modification time the manifest recorded
@@ -278,11 +315,12 @@ def publish_generation(output_dir: str | os.PathLike[str], *, keep: int = KEEP_G
     raised with nothing published). Returns the new generation's directory, which ``current``
     now points at. Of the generations served before, the last ``keep`` (the new one included,
     and always its predecessor) are kept; older ones, unfinished ones and orphans (complete but
-    never made current) are removed.
+    never made current) are removed. Holds :func:`publication_lock` (waiting up to
+    ``lock_wait`` seconds for another publisher).
     """
     root = Path(output_dir)
     manifest_path = root / "manifest.json"
-    with refresh_lock(root):
+    with publication_lock(root, lock_wait):
         manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
         published = root / PUBLISHED
         published.mkdir(exist_ok=True)
@@ -407,7 +445,8 @@ def sweep_leftovers(output_dir: str | os.PathLike[str]) -> dict[str, Any]:
             report[kind] += 1
         report["removed"].append(str(path.relative_to(root)))
 
-    with refresh_lock(root):
+    # no refresh and no publisher (a `dagster dev` run's, say) may be half-way through
+    with refresh_lock(root), publication_lock(root, wait_seconds=60.0):
         for dirpath, dirnames, filenames in os.walk(root):  # symlinks are never followed
             here = Path(dirpath)
             descend = []

@@ -18,6 +18,7 @@ from geodata.provenance import OutputWriteError, atomic_write_bytes, atomic_writ
 from geodata.publishing.generations import (
     CURRENT,
     LOCK_NAME,
+    PUBLISH_LOCK_NAME,
     PUBLISHED,
     PublicationError,
     RefreshLocked,
@@ -138,8 +139,8 @@ def test_kill_9_inside_the_publication_keeps_the_previous_generation(tmp_path, c
 _HOLD_LOCK = textwrap.dedent(
     """
     import sys, time
-    from geodata.publishing.generations import refresh_lock
-    with refresh_lock(sys.argv[1]):
+    from geodata.publishing.generations import publication_lock, refresh_lock
+    with refresh_lock(sys.argv[1]), publication_lock(sys.argv[1]):
         print("locked", flush=True)
         time.sleep(120)
     """
@@ -161,8 +162,8 @@ def test_two_refreshes_at_once_the_second_is_refused_and_a_killed_holder_frees_t
             with refresh_lock(tmp_path):
                 pass
         _working_set(tmp_path, 1)
-        with pytest.raises(RefreshLocked):
-            publish_generation(tmp_path)  # the publish step takes the same lock
+        with pytest.raises(RefreshLocked, match="another publication"):
+            publish_generation(tmp_path, lock_wait=0.5)  # one publisher at a time
         assert current_generation(tmp_path) is None
     finally:
         holder.send_signal(signal.SIGKILL)
@@ -211,7 +212,7 @@ def test_make_run_refuses_to_start_while_another_refresh_holds_the_lock(tmp_path
         f"error: another refresh is running on {out} (lock {(out / LOCK_NAME).resolve()} held "
         f"by pid {holder.pid}); wait for it to finish"
     ]
-    assert not list(out.iterdir()) or [p.name for p in out.iterdir()] == [LOCK_NAME]
+    assert {p.name for p in out.iterdir()} <= {LOCK_NAME, PUBLISH_LOCK_NAME}  # the holder's
 
 
 def _enospc(*args, **kwargs):
@@ -288,3 +289,29 @@ def test_make_run_with_an_unwritable_output_directory_prints_one_line(tmp_path):
     assert len(lines) == 1 and "Traceback" not in run.stderr
     assert lines[0].startswith(f"error: output directory {not_a_dir}:")
     assert not_a_dir.read_text() == "a file, not a folder\n"
+
+
+def test_a_step_in_a_child_process_publishes_while_its_refresh_holds_the_refresh_lock(tmp_path):
+    """make run holds the refresh lock for its whole length; the publishing step may run in
+    another process (multiprocess, a Celery worker) and takes only the publication lock."""
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import sys, time\n"
+            "from geodata.publishing.generations import refresh_lock\n"
+            "with refresh_lock(sys.argv[1]):\n"
+            "    print('locked', flush=True); time.sleep(120)\n",
+            str(tmp_path),
+        ],
+        cwd=PROJECT_ROOT,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout.readline().strip() == "locked"
+        _working_set(tmp_path, 1)
+        assert publish_generation(tmp_path, lock_wait=0.5) == current_generation(tmp_path)
+    finally:
+        holder.send_signal(signal.SIGKILL)
+        holder.wait(timeout=30)

@@ -12,7 +12,7 @@ from geodata.indicators.summaries import change_since
 from geodata.kernels.cells import cells_to_latlng
 from geodata.provenance import atomic_write_bytes
 from geodata.publishing.downloads import province_summary_geodataframe, write_province_downloads
-from geodata.publishing.generations import publish_generation, refresh_lock
+from geodata.publishing.generations import publication_lock, publish_generation
 from geodata.publishing.outputs import build_manifest, provenance_record, write_manifest_hints
 from geodata.reference import BOUNDARY_VERSIONS, load_provinces
 from geodata.writers import write_csv, write_geojson
@@ -189,11 +189,17 @@ def province_downloads(
     )
 
 
+#: The concurrency pool of the publishing step: size 1 in deploy/dagster.yaml, so however many
+#: runs and workers there are, one publication at a time.
+PUBLICATION_POOL = "gap_monitor_publication"
+
+
 @dg.asset(
     automation_condition=dg.AutomationCondition.eager(),
     group_name="maps",
     deps=[gap_maps, gap_trends, province_downloads, "investment_plan", "targets_scorecard"],
     kinds={"json"},
+    pool=PUBLICATION_POOL,
 )
 def output_manifest(
     outputs: OutputStore, inputs: InputSource, investment_priorities: dict
@@ -201,19 +207,29 @@ def output_manifest(
     """manifest.json: every published file with its size and sha256 (and features and period for
     GeoJSON), so downloads can be verified, and the national investment priorities (top 20);
     then the set is published as a new generation (``current`` -> ``published/<generation>``,
-    see geodata.publishing.generations)."""
+    see geodata.publishing.generations) and, when ``GAP_MONITOR_PUBLISH_URL`` names an object
+    store, put there behind the pointer ``current.json`` written last
+    (geodata.publishing.object_store)."""
     inv = inputs.inventory()
-    with refresh_lock(outputs.root()):  # one publisher at a time (make run, dagster dev)
+    with publication_lock(outputs.root()):  # one publisher at a time, whatever the process
         path = build_manifest(
             outputs.root(), extra={"sample": inv.sample, "priorities": investment_priorities}
         )
         generation = publish_generation(outputs.root())
+        pointer = None
+        if outputs.publish_url:
+            from geodata.publishing.object_store import upload_generation
+
+            pointer = upload_generation(generation, outputs.publish_url)
     n = len(json.loads(path.read_text(encoding="utf-8"))["files"])
-    return dg.MaterializeResult(
-        metadata={
-            "manifest": dg.MetadataValue.path(str(path)),
-            "files_in_manifest": n,
-            "generation": generation.name,
-            "published": dg.MetadataValue.path(str(generation)),
-        }
-    )
+    meta = {
+        "manifest": dg.MetadataValue.path(str(path)),
+        "files_in_manifest": n,
+        "generation": generation.name,
+        "published": dg.MetadataValue.path(str(generation)),
+    }
+    if pointer is not None:
+        meta["object_store"] = dg.MetadataValue.url(
+            f"{outputs.publish_url.rstrip('/')}/published/{generation.name}/"
+        )
+    return dg.MaterializeResult(metadata=meta)
