@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test bench bench-world bench-refresh ui serve lint clean sample
+.PHONY: run test scale-test bench bench-world bench-refresh ui serve lint clean sample
 
 $(STAMP): pyproject.toml
 	@command -v $(PYTHON) >/dev/null || { echo "need $(PYTHON) on PATH (or: make PYTHON=python3 ...)"; exit 1; }
@@ -20,6 +20,12 @@ run: $(STAMP)
 ## test: set up, then run the test suite (exit 5 "no tests ran" counts as a failure)
 test: $(STAMP)
 	$(PY) -m pytest -q
+
+## scale-test: the refresh on Dagster's distributed machinery (local PostgreSQL, Redis, an S3
+## server and 2 Celery workers, started and stopped by the script) equals make run's, file by file;
+## a slice of 2 provinces x 2 quarters (a few minutes). SCALE_TEST_ARGS="--provinces all" by hand.
+scale-test: $(STAMP)
+	$(PY) deploy/scale_test.py $(SCALE_TEST_ARGS)
 
 ## bench: kernel benchmarks (ratios against the fastest library measured in the same run), the
 ## readers on global Ookla / OpenCelliD files against a bare polars filter and a refresh on them, then
