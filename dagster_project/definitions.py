@@ -18,13 +18,12 @@ from pathlib import Path
 
 import dagster as dg
 
+from dagster_project.defs.automation.refresh import REFRESH_JOB
 from dagster_project.defs.automation.schedules import (
     automation_sensor,
     input_files_sensor,
     nightly_refresh,
-    nightly_speed_tiles_refresh,
-    refresh_inputs_job,
-    refresh_quarter_job,
+    refresh_assets_job,
 )
 from dagster_project.defs.cells import assets as cells
 from dagster_project.defs.inputs import assets as inputs
@@ -75,23 +74,13 @@ def resources_from_env(environ: dict[str, str] | None = None) -> dict[str, objec
     }
 
 
-#: The job a distributed refresh launches (``dagster_project.run`` with an executor other than
-#: in-process): every asset, each run selecting its own subset and partition.
-REFRESH_JOB = "refresh_assets_job"
-
-
 def build_definitions(
     resources: dict[str, object], executor: dg.ExecutorDefinition | None = None
 ) -> dg.Definitions:
-    everything = dg.define_asset_job(
-        REFRESH_JOB,
-        selection=dg.AssetSelection.all(),
-        description="Every asset: a refresh launches it with its own selection and quarter.",
-    )
     return dg.Definitions(
         assets=ALL_ASSETS,
-        jobs=[refresh_inputs_job, refresh_quarter_job, everything],
-        schedules=[nightly_refresh, nightly_speed_tiles_refresh],
+        jobs=[refresh_assets_job],
+        schedules=[nightly_refresh],
         sensors=[input_files_sensor, automation_sensor],
         resources=resources,
         executor=executor,

@@ -26,9 +26,16 @@ def table_md(df: pd.DataFrame, max_rows: int = 20) -> dg.MetadataValue:
 def provenance_metadata(inv: InputInventory, **extra: Any) -> dict[str, Any]:
     """``sample`` flag, input directory, and the files of the input directory that were skipped
     (with why), when there are any."""
+    from dagster_project.defs.automation.refresh import BASE_KINDS, KIND_FINGERPRINTS_KEY
+
     meta: dict[str, Any] = {
         "sample (synthetic inputs)": inv.sample,
         "input_dir": dg.MetadataValue.path(str(inv.root)),
+        # what each kind of base input was when this was computed: the nightly refresh compares
+        # it with the input directory to find what changed (defs/automation/refresh.py)
+        KIND_FINGERPRINTS_KEY: dg.MetadataValue.json(
+            {k: inv.fingerprint((k,)) for k in BASE_KINDS}
+        ),
     }
     if inv.skipped:
         meta["input_files_skipped"] = dg.MetadataValue.json(inv.skipped_report())

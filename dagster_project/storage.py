@@ -13,6 +13,11 @@ tables some assets return) as a pickle. Which one a stored value is comes from i
 (``PAR1`` is Parquet), so paths keep Dagster's layout ``<base>/<asset>/<partition>``. Each value
 is written whole and then renamed into place on a local folder, and put in one request on an
 object store: a reader never sees half a value.
+
+A run over several quarters at once (see :func:`dagster_project.partitions.spans_quarters`)
+hands the IO manager one dict per output, keyed by quarter, and each quarter is stored at its
+own path; its steps read their upstream quarters lazily, one at a time, through
+:class:`QuarterValues`, so a step over eight quarters holds one quarter's tables in memory.
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ from __future__ import annotations
 import io
 import os
 import pickle
+from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
 import dagster as dg
@@ -27,7 +33,13 @@ import dagster as dg
 if TYPE_CHECKING:
     from upath import UPath
 
-__all__ = ["STORAGE_ENV", "SharedStorageIOManager", "encode_value", "decode_value"]
+__all__ = [
+    "STORAGE_ENV",
+    "SharedStorageIOManager",
+    "QuarterValues",
+    "encode_value",
+    "decode_value",
+]
 
 STORAGE_ENV = "GAP_MONITOR_STORAGE"
 PARQUET_MAGIC = b"PAR1"
@@ -74,8 +86,69 @@ def decode_value(data: bytes) -> Any:
     return pq.read_table(io.BytesIO(data))
 
 
+class QuarterValues(Mapping[str, Any]):
+    """The stored values of several partitions of one asset, read when asked for (not kept):
+    ``key in values`` says whether a partition has a stored value."""
+
+    def __init__(self, paths: dict[str, UPath], load: Any) -> None:
+        self._paths = paths
+        self._load = load
+
+    def __getitem__(self, key: str) -> Any:
+        path = self._paths[key]
+        try:
+            return self._load(path)
+        except FileNotFoundError:
+            raise KeyError(f"{key}: no stored value at {path}") from None
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._paths and self._paths[key].exists()  # type: ignore[index]
+
+    def __iter__(self) -> Iterator[str]:
+        return (k for k in self._paths if k in self)
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)
+
+
 class _UPathValues(dg.UPathIOManager):
     extension = ""  # the format is in the bytes (see decode_value)
+
+    def load_partitions(self, context: dg.InputContext) -> Any:
+        # lazily only where the input is declared Any (the per-quarter steps and the
+        # across-quarter assets' AllQuarters); a declared dict gets a dict, as usual
+        if len(context.asset_partition_keys) == 1 or not context.dagster_type.is_any:
+            return super().load_partitions(context)
+        paths = self._get_paths_for_partitions(context)
+        allow_missing = (context.definition_metadata or {}).get("allow_missing_partitions", False)
+        if not allow_missing:
+            for key, path in paths.items():
+                if not path.exists():
+                    raise FileNotFoundError(f"{context.asset_key.to_user_string()} {key}: {path}")
+        return QuarterValues(paths, self._read)
+
+    def _read(self, path: UPath) -> Any:
+        return decode_value(path.read_bytes())
+
+    def handle_output(self, context: dg.OutputContext, obj: Any) -> None:
+        if not context.has_asset_partitions or len(context.asset_partition_keys) == 1:
+            return super().handle_output(context, obj)
+        # one step over several partitions: a dict keyed by partition (those it computed)
+        if obj is None:
+            return None
+        if not isinstance(obj, Mapping):
+            raise TypeError(
+                f"{context.asset_key.to_user_string()}: a step over partitions "
+                f"{context.asset_partition_keys[0]}..{context.asset_partition_keys[-1]} must "
+                f"return a dict keyed by partition, not {type(obj).__name__}"
+            )
+        paths = self._get_paths_for_partitions(context)
+        for key, value in obj.items():
+            path = paths[key]
+            self.make_directory(path.parent)
+            self.dump_to_path(context=context, obj=value, path=path)
+        context.add_output_metadata({"partitions_stored": dg.MetadataValue.json(sorted(obj))})
+        return None
 
     def make_safe_partition_path(self, base_path: UPath, partition: str) -> UPath:
         from dagster._core.storage.upath_io_manager import (
@@ -98,7 +171,7 @@ class _UPathValues(dg.UPathIOManager):
             path.write_bytes(data)  # one PUT: an object appears whole or not at all
 
     def load_from_path(self, context: dg.InputContext, path: UPath) -> Any:
-        return decode_value(path.read_bytes())
+        return self._read(path)
 
     def get_metadata(self, context: dg.OutputContext, obj: Any) -> dict[str, Any]:
         return {"storage": dg.MetadataValue.text(str(self._base_path))}

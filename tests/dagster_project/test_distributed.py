@@ -51,11 +51,11 @@ def s3(tmp_path_factory):
         mp.setenv(k, v)
     client = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1")
     client.create_bucket(Bucket=BUCKET)
-    import fsspec
-
-    fsspec.config.conf.pop("s3", None)
+    s3fs = pytest.importorskip("s3fs")
+    s3fs.S3FileSystem.clear_instance_cache()  # a cached filesystem may know another test's server
     yield client
     mp.undo()
+    s3fs.S3FileSystem.clear_instance_cache()
     server.stop()
 
 

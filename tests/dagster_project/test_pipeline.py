@@ -13,7 +13,6 @@ import pytest
 from dagster_project.defs.automation.schedules import (
     input_files_sensor,
     nightly_refresh,
-    nightly_speed_tiles_refresh,
 )
 from dagster_project.resources import DirectoryInputs
 from dagster_project.run import refresh
@@ -53,7 +52,7 @@ def refreshed(sample_slice, tmp_path_factory):
         with dg.build_sensor_context(instance=instance, resources=resources) as ctx:
             sensor_after = input_files_sensor(ctx)
         with dg.build_schedule_context(instance=instance, resources=resources) as ctx:
-            nightly_after = [nightly_refresh(ctx), nightly_speed_tiles_refresh(ctx)]
+            nightly_after = [nightly_refresh(ctx)]
         yield {
             "out": out,
             "failed_checks": failed,

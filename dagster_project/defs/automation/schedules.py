@@ -1,19 +1,23 @@
-"""Jobs, the nightly schedules (02:00 Asia/Ho_Chi_Minh) and the input-directory sensor."""
+"""The refresh job, the nightly schedule (02:00 Asia/Ho_Chi_Minh) and the input-directory sensor.
+
+Both launch at most ONE run per detected change (:mod:`dagster_project.defs.automation.refresh`):
+the assets the change affects, over the quarters it affects, published once.
+"""
 
 import json
 
 import dagster as dg
 
 from dagster_project.defs.automation.refresh import (
-    ROOT_ASSETS,
+    REFRESH_JOB,
     add_new_quarters,
-    base_request,
     input_state,
     materialized_state,
-    quarter_requests,
+    plan_refresh,
+    refresh_request,
 )
 from dagster_project.partitions import quarters
-from dagster_project.resources import InputSource
+from dagster_project.resources import InputSource, PipelineSettings
 from geodata.inputs import settling_files
 
 NIGHTLY_CRON = "0 2 * * *"
@@ -21,60 +25,52 @@ NIGHTLY_CRON = "0 2 * * *"
 PENDING_KEY = "settling"
 TIMEZONE = "Asia/Ho_Chi_Minh"
 
-refresh_inputs_job = dg.define_asset_job(
-    "refresh_inputs_job",
-    selection=dg.AssetSelection.assets(*ROOT_ASSETS),
-    description="Reads and validates the unpartitioned inputs (boundaries, population, sites, "
-    "coverage, adoption); downstream assets follow by automation.",
+refresh_assets_job = dg.define_asset_job(
+    REFRESH_JOB,
+    selection=dg.AssetSelection.all(),
+    description="Every asset. The nightly schedule and the sensor launch it with the assets a "
+    "change affects and the quarters it covers (one run, one publication); a refresh on "
+    "several executors (dagster_project.run) launches it per step group.",
 )
-refresh_quarter_job = dg.define_asset_job(
-    "refresh_quarter_job",
-    selection=dg.AssetSelection.assets("speed_tiles"),
-    partitions_def=quarters,
-    description="Reads and validates one quarter's speed tiles; downstream assets follow.",
-)
+
+
+def _plan(instance: dg.DagsterInstance, inputs: InputSource, settings: PipelineSettings, previous):
+    inv = inputs.inventory()
+    state = input_state(inv)
+    add_new_quarters(instance, inv.quarters)
+    if previous is None:
+        previous = materialized_state(instance, inv.quarters)
+    order = instance.get_dynamic_partitions(quarters.name)
+    return state, plan_refresh(state, previous, order, settings.detail_quarters)
 
 
 @dg.schedule(
     cron_schedule=NIGHTLY_CRON,
     execution_timezone=TIMEZONE,
-    job=refresh_inputs_job,
+    job_name=REFRESH_JOB,
     default_status=dg.DefaultScheduleStatus.RUNNING,
-    description="Nightly refresh of the base inputs; skipped by run key when nothing changed.",
+    description="Nightly refresh: one run for whatever changed since the last materialisations "
+    "(base inputs, speed tiles of any quarter); nothing when nothing changed.",
 )
-def nightly_refresh(context: dg.ScheduleEvaluationContext, inputs: InputSource):
-    state = input_state(inputs.inventory())
-    if materialized_state(context.instance, []).get("base") == state["base"]:
-        return dg.SkipReason("base inputs unchanged since their last materialisation")
-    return [base_request(state)]
-
-
-@dg.schedule(
-    cron_schedule=NIGHTLY_CRON,
-    execution_timezone=TIMEZONE,
-    job=refresh_quarter_job,
-    default_status=dg.DefaultScheduleStatus.RUNNING,
-    description="Nightly refresh of every quarter's speed tiles whose files changed.",
-)
-def nightly_speed_tiles_refresh(context: dg.ScheduleEvaluationContext, inputs: InputSource):
-    state = input_state(inputs.inventory())
-    add_new_quarters(context.instance, [q for q in state if q != "base"])
-    done = materialized_state(context.instance, [q for q in state if q != "base"])
-    requests = quarter_requests(
-        state, only={q for q in state if q != "base" and done.get(q) != state[q]}
-    )
-    return requests or dg.SkipReason(
-        "no quarter's speed tiles changed since their last materialisation"
-    )
+def nightly_refresh(
+    context: dg.ScheduleEvaluationContext, inputs: InputSource, settings: PipelineSettings
+):
+    _, plan = _plan(context.instance, inputs, settings, None)
+    if plan is None:
+        return dg.SkipReason("no input changed since the last materialisation")
+    return [refresh_request(plan)]
 
 
 @dg.sensor(
-    jobs=[refresh_inputs_job, refresh_quarter_job],
+    job_name=REFRESH_JOB,
     minimum_interval_seconds=60,
     default_status=dg.DefaultSensorStatus.RUNNING,
-    description="Notices new or changed files in the input directory (cursor = fingerprints).",
+    description="Notices new or changed files in the input directory once they have settled "
+    "(cursor = fingerprints) and launches one run for them.",
 )
-def input_files_sensor(context: dg.SensorEvaluationContext, inputs: InputSource):
+def input_files_sensor(
+    context: dg.SensorEvaluationContext, inputs: InputSource, settings: PipelineSettings
+):
     cursor = json.loads(context.cursor) if context.cursor else None
     # a file still being copied is neither read nor counted: size and mtime only, no hashing
     report = settling_files(
@@ -88,27 +84,15 @@ def input_files_sensor(context: dg.SensorEvaluationContext, inputs: InputSource)
             f"for {inputs.settle_seconds:g} s: {names}{more}",
             cursor=json.dumps({**(cursor or {}), PENDING_KEY: report.pending}, sort_keys=True),
         )
-    state = input_state(inputs.inventory())  # unchanged files come from the hash memo
-    previous: dict[str, str] = (
-        cursor
-        if cursor is not None and "base" in cursor  # a cursor of settling files only: no state
-        else materialized_state(context.instance, [q for q in state if q != "base"])
-    )
-    changed = {k for k, v in state.items() if previous.get(k) != v}
-    if not changed:
+    # a cursor of settling files only holds no state: the last materialisations tell then
+    previous = cursor if cursor is not None and "base" in cursor else None
+    state, plan = _plan(context.instance, inputs, settings, previous)
+    if plan is None:
         return dg.SensorResult(
             skip_reason="no new or changed input files", cursor=json.dumps(state, sort_keys=True)
         )
-    requests = []
-    if "base" in changed:
-        requests.append(base_request(state).with_replaced_attrs(job_name=refresh_inputs_job.name))
-    new = sorted(q for q in changed - {"base"} if q not in previous)
-    for req in quarter_requests(state, only=changed - {"base"}):
-        requests.append(req.with_replaced_attrs(job_name=refresh_quarter_job.name))
     return dg.SensorResult(
-        run_requests=requests,
-        cursor=json.dumps(state, sort_keys=True),
-        dynamic_partitions_requests=[quarters.build_add_request(new)] if new else [],
+        run_requests=[refresh_request(plan)], cursor=json.dumps(state, sort_keys=True)
     )
 
 
@@ -117,5 +101,6 @@ automation_sensor = dg.AutomationConditionSensorDefinition(
     target=dg.AssetSelection.all(),
     default_status=dg.DefaultSensorStatus.RUNNING,
     minimum_interval_seconds=30,
-    description="Materialises downstream assets once their inputs are refreshed (eager).",
+    description="Materialises downstream assets of a manual materialisation (eager); the "
+    "refresh runs already cover their downstream assets, so it finds nothing to do after them.",
 )

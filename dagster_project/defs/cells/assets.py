@@ -9,7 +9,7 @@ import pandas as pd
 from dagster_project.checks import conservation_check
 from dagster_project.defs.automation.refresh import BASE_KINDS, FINGERPRINT_KEY
 from dagster_project.metadata import provenance_metadata
-from dagster_project.partitions import quarters
+from dagster_project.partitions import quarters, spans_quarters
 from dagster_project.resources import InputSource, OutputStore, PipelineSettings
 from geodata.cell_table import (
     adoption_by_cell,
@@ -149,9 +149,11 @@ def coverage_cells(
     automation_condition=dg.AutomationCondition.eager(),
     group_name="cells",
     partitions_def=quarters,
+    backfill_policy=dg.BackfillPolicy.single_run(),
     kinds={"h3", "geoparquet"},
     check_specs=[dg.AssetCheckSpec("cell_table_schema", asset="gap_cells")],
 )
+@spans_quarters()
 def gap_cells(
     context: dg.AssetExecutionContext,
     inputs: InputSource,

@@ -10,7 +10,7 @@ import pandas as pd
 from dagster_project.checks import freshness_check, quarantine_share_check
 from dagster_project.defs.automation.refresh import FINGERPRINT_KEY
 from dagster_project.metadata import provenance_metadata
-from dagster_project.partitions import quarters
+from dagster_project.partitions import quarters, spans_quarters
 from dagster_project.resources import InputSource, OutputStore, PipelineSettings
 from geodata.errors import InputError
 from geodata.inputs import InputKind, raster_date_unix
@@ -98,6 +98,7 @@ def _validated_table(
 @dg.asset(
     group_name="inputs",
     partitions_def=quarters,
+    backfill_policy=dg.BackfillPolicy.single_run(),
     kinds={"parquet"},
     check_specs=[
         dg.AssetCheckSpec("quarantine_share_fixed", asset="speed_tiles"),
@@ -105,6 +106,7 @@ def _validated_table(
         dg.AssetCheckSpec("inputs_fresh", asset="speed_tiles"),
     ],
 )
+@spans_quarters()
 def speed_tiles(
     context: dg.AssetExecutionContext,
     inputs: InputSource,

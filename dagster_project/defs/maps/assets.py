@@ -6,7 +6,7 @@ import dagster as dg
 import pandas as pd
 
 from dagster_project.metadata import png_md, provenance_metadata, table_md
-from dagster_project.partitions import AllQuarters, by_quarter, quarters
+from dagster_project.partitions import AllQuarters, by_quarter, quarters, spans_quarters
 from dagster_project.resources import InputSource, OutputStore, PipelineSettings
 from geodata.indicators.summaries import change_since
 from geodata.kernels.cells import cells_to_latlng
@@ -22,8 +22,10 @@ from geodata.writers import write_csv, write_geojson
     automation_condition=dg.AutomationCondition.eager(),
     group_name="maps",
     partitions_def=quarters,
+    backfill_policy=dg.BackfillPolicy.single_run(),
     kinds={"png", "geojson"},
 )
+@spans_quarters(detail_only=True)
 def gap_maps(
     context: dg.AssetExecutionContext,
     inputs: InputSource,
@@ -144,8 +146,10 @@ def gap_trends(
     automation_condition=dg.AutomationCondition.eager(),
     group_name="downloads",
     partitions_def=quarters,
+    backfill_policy=dg.BackfillPolicy.single_run(),
     kinds={"geojson"},
 )
+@spans_quarters(detail_only=True)
 def province_downloads(
     context: dg.AssetExecutionContext,
     inputs: InputSource,

@@ -6,7 +6,7 @@ import dagster as dg
 import pandas as pd
 
 from dagster_project.metadata import png_md, provenance_metadata
-from dagster_project.partitions import AllQuarters, by_quarter, quarters
+from dagster_project.partitions import AllQuarters, by_quarter, quarters, spans_quarters
 from dagster_project.resources import InputSource, OutputStore, PipelineSettings, detail_quarters
 from geodata.indicators.clusters import FIXED_GAP, gap_mask
 from geodata.planning.changes import route_plan_changes, site_plan_changes, write_plan_changes
@@ -65,9 +65,11 @@ def _top_md(records: list[dict]) -> dg.MetadataValue:
     automation_condition=dg.AutomationCondition.eager(),
     group_name="priorities",
     partitions_def=quarters,
+    backfill_policy=dg.BackfillPolicy.single_run(),
     kinds={"geojson", "csv", "png"},
     check_specs=[dg.AssetCheckSpec("gap_population_in_clusters", asset="gap_clusters")],
 )
+@spans_quarters(detail_only=True)
 def gap_clusters(
     context: dg.AssetExecutionContext,
     inputs: InputSource,
@@ -274,12 +276,14 @@ def _md(table: pd.DataFrame, columns: dict[str, str], empty: str) -> dg.Metadata
     automation_condition=dg.AutomationCondition.eager(),
     group_name="priorities",
     partitions_def=quarters,
+    backfill_policy=dg.BackfillPolicy.single_run(),
     kinds={"geojson", "csv", "png"},
     check_specs=[
         dg.AssetCheckSpec("site_plan_reconciles", asset="investment_plan"),
         dg.AssetCheckSpec("fibre_plan_holds_every_gap_person", asset="investment_plan"),
     ],
 )
+@spans_quarters(detail_only=True)
 def investment_plan(
     context: dg.AssetExecutionContext,
     inputs: InputSource,

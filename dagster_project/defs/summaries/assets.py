@@ -5,7 +5,7 @@ import pandas as pd
 
 from dagster_project.checks import conservation_check
 from dagster_project.metadata import provenance_metadata, table_md
-from dagster_project.partitions import quarters
+from dagster_project.partitions import quarters, spans_quarters
 from dagster_project.resources import InputSource, OutputStore, PipelineSettings
 from geodata.indicators.adoption import latest_adoption
 from geodata.indicators.official_population import PLAUSIBLE_RATIO, population_vs_official
@@ -21,6 +21,7 @@ _VIEWS = ("63", "34", "region", "nation")
     automation_condition=dg.AutomationCondition.eager(),
     group_name="summaries",
     partitions_def=quarters,
+    backfill_policy=dg.BackfillPolicy.single_run(),
     kinds={"csv"},
     check_specs=[
         dg.AssetCheckSpec("every_province_present", asset="province_summaries"),
@@ -33,6 +34,7 @@ _VIEWS = ("63", "34", "region", "nation")
         ),
     ],
 )
+@spans_quarters()
 def province_summaries(
     context: dg.AssetExecutionContext,
     inputs: InputSource,
@@ -107,8 +109,10 @@ def province_summaries(
     automation_condition=dg.AutomationCondition.eager(),
     group_name="summaries",
     partitions_def=quarters,
+    backfill_policy=dg.BackfillPolicy.single_run(),
     kinds={"csv"},
 )
+@spans_quarters()
 def inequality(
     context: dg.AssetExecutionContext, outputs: OutputStore, gap_cells: pd.DataFrame
 ) -> dg.Output[pd.DataFrame]:
