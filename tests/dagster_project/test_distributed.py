@@ -27,41 +27,15 @@ from dagster_project.storage import (
     decode_value,
     encode_value,
 )
+from tests.s3_server import keys, moto_s3
 
 BUCKET = "gap-monitor-test"
 
 
 @pytest.fixture(scope="module")
-def s3(tmp_path_factory):
-    """A moto S3 server on a free local port, with credentials and endpoint in the environment."""
-    boto3 = pytest.importorskip("boto3")
-    server_mod = pytest.importorskip("moto.server")
-    server = server_mod.ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    endpoint = f"http://{host}:{port}"
-    env = {
-        "AWS_ENDPOINT_URL": endpoint,
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_DEFAULT_REGION": "us-east-1",
-    }
-    mp = pytest.MonkeyPatch()
-    for k, v in env.items():
-        mp.setenv(k, v)
-    client = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1")
-    client.create_bucket(Bucket=BUCKET)
-    s3fs = pytest.importorskip("s3fs")
-    s3fs.S3FileSystem.clear_instance_cache()  # a cached filesystem may know another test's server
-    yield client
-    mp.undo()
-    s3fs.S3FileSystem.clear_instance_cache()
-    server.stop()
-
-
-def _keys(client, prefix: str) -> list[str]:
-    pages = client.get_paginator("list_objects_v2").paginate(Bucket=BUCKET, Prefix=prefix)
-    return sorted(o["Key"] for page in pages for o in page.get("Contents", []))
+def s3():
+    """A moto S3 server with credentials and endpoint in the environment."""
+    yield from moto_s3(BUCKET)
 
 
 # --- values between steps ------------------------------------------------------------------
@@ -134,8 +108,8 @@ def test_values_on_s3_are_read_by_the_next_step(s3):
     with dg.instance_for_test() as instance:
         out = _run_graph(io, instance)
     assert sorted(out["quarter"]) == ["2026Q2", "2026Q3"]
-    keys = _keys(s3, "values/")
-    assert keys == ["values/every_quarter", "values/tiles/2026Q2", "values/tiles/2026Q3"]
+    stored = keys(s3, BUCKET, "values/")
+    assert stored == ["values/every_quarter", "values/tiles/2026Q2", "values/tiles/2026Q3"]
     body = s3.get_object(Bucket=BUCKET, Key="values/tiles/2026Q3")["Body"].read()
     assert body[:4] == PARQUET_MAGIC  # readable by any Parquet reader, not only by Dagster
 

@@ -13,34 +13,15 @@ from geodata.publishing.compare import compare_generations
 from geodata.publishing.generations import PublicationError, publish_generation
 from geodata.publishing.object_store import mirror_generation, read_pointer, upload_generation
 from geodata.publishing.outputs import build_manifest
+from tests.s3_server import keys, moto_s3
 
 BUCKET = "published-test"
 
 
 @pytest.fixture(scope="module")
 def s3():
-    boto3 = pytest.importorskip("boto3")
-    server_mod = pytest.importorskip("moto.server")
-    server = server_mod.ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    endpoint = f"http://{host}:{port}"
-    mp = pytest.MonkeyPatch()
-    for k, v in {
-        "AWS_ENDPOINT_URL": endpoint,
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_DEFAULT_REGION": "us-east-1",
-    }.items():
-        mp.setenv(k, v)
-    client = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1")
-    client.create_bucket(Bucket=BUCKET)
-    s3fs = pytest.importorskip("s3fs")
-    s3fs.S3FileSystem.clear_instance_cache()  # a cached filesystem may know another test's server
-    yield client
-    mp.undo()
-    s3fs.S3FileSystem.clear_instance_cache()
-    server.stop()
+    """A moto S3 server with credentials and endpoint in the environment."""
+    yield from moto_s3(BUCKET)
 
 
 def _generation(root: Path, version: int) -> Path:
@@ -51,19 +32,14 @@ def _generation(root: Path, version: int) -> Path:
     return publish_generation(root)
 
 
-def _keys(client, prefix=""):
-    pages = client.get_paginator("list_objects_v2").paginate(Bucket=BUCKET, Prefix=prefix)
-    return sorted(o["Key"] for page in pages for o in page.get("Contents", []))
-
-
 def test_pointer_names_a_complete_generation_and_the_mirror_equals_it(s3, tmp_path):
     url = f"s3://{BUCKET}/a"
     assert read_pointer(url) is None and mirror_generation(url, tmp_path / "m") is None
     gen = _generation(tmp_path / "out", 1)
     pointer = upload_generation(gen, url)
     assert read_pointer(url) == pointer and pointer["generation"] == gen.name
-    keys = _keys(s3, f"a/published/{gen.name}/")
-    assert f"a/published/{gen.name}/manifest.json" in keys and len(keys) == 3
+    stored = keys(s3, BUCKET, f"a/published/{gen.name}/")
+    assert f"a/published/{gen.name}/manifest.json" in stored and len(stored) == 3
     mirrored = mirror_generation(url, tmp_path / "m")
     assert mirrored == tmp_path / "m" / gen.name
     assert compare_generations(gen, mirrored) == []
@@ -80,7 +56,7 @@ def test_retention_keeps_the_last_served_and_the_pointer_moves_last(s3, tmp_path
         names.append(gen.name)
         upload_generation(gen, url)
         assert read_pointer(url)["generation"] == gen.name
-    published = {k.split("/")[2] for k in _keys(s3, "b/published/") if k.count("/") > 2}
+    published = {k.split("/")[2] for k in keys(s3, BUCKET, "b/published/") if k.count("/") > 2}
     assert published == set(names[-3:])  # the current one and its two predecessors
     served = json.loads(s3.get_object(Bucket=BUCKET, Key="b/published/served.json")["Body"].read())
     assert served["served"] == names[-3:]
