@@ -3,7 +3,9 @@
 The kernel benchmarks (points, group-by, raster, polygons, coverage: ratios against the fastest
 library measured beside them) and then the full national refresh (``full_refresh``: 1/4, 1/2 and
 the whole national input; ``BENCH_SCALES=1`` for one scale). ``python -m bench full_refresh``
-runs only the refresh.
+runs only the refresh. ``bench_backfill``: an eight-quarter backfill on each executor
+(in-process, multiprocess, forkserver, 2 Celery workers): wall, CPU, per-step idle and step start
+overhead.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ MODULES = [
     "bench_world",
     "bench_plans",
     "full_refresh",
+    "bench_backfill",
 ]
 
 
