@@ -44,7 +44,7 @@ bench-refresh: $(STAMP)
 
 ## ui: the Dagster UI on the same instance `make run` used (graph, checks, schedules, maps)
 ui: $(STAMP)
-	mkdir -p .dagster_home && touch .dagster_home/dagster.yaml
+	DAGSTER_HOME=$(CURDIR)/.dagster_home $(PY) -c "from dagster_project.run import ensure_home; ensure_home()"
 	DAGSTER_HOME=$(CURDIR)/.dagster_home $(VENV)/bin/dagster dev -w workspace.yaml
 
 ## serve: the read-only download portal on GAP_MONITOR_HOST:GAP_MONITOR_PORT (127.0.0.1:8000)

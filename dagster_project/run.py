@@ -55,6 +55,34 @@ PER_QUARTER = [
 HISTORY_QUARTER = ["speed_tiles", "gap_cells", "province_summaries", "inequality"]
 ACROSS_QUARTERS = ["gap_trends", "targets_scorecard", "investment_priorities", "output_manifest"]
 STATE_FILE = ".refresh_state.json"
+#: The local instance's configuration, written when DAGSTER_HOME has none (``make run``,
+#: ``make ui``): runs, events and storage under DAGSTER_HOME (SQLite), and a run queue that lets
+#: the schedule's and the sensor's refresh runs (tag ``gap_monitor/inputs``) run one at a time.
+#: deploy/dagster.yaml is the configuration for several machines.
+LOCAL_INSTANCE_YAML = """\
+# written by dagster_project.run (make run / make ui); see deploy/dagster.yaml for Postgres
+concurrency:
+  runs:
+    max_concurrent_runs: 2
+    tag_concurrency_limits:
+      - key: gap_monitor/inputs
+        value: {applyLimitPerUniqueValue: true}
+        limit: 1
+telemetry:
+  enabled: false
+"""
+
+
+def ensure_home(home: Path | None = None) -> Path:
+    """DAGSTER_HOME (default ``.dagster_home``) with a ``dagster.yaml``: an existing non-empty one
+    is kept, else :data:`LOCAL_INSTANCE_YAML` is written."""
+    os.environ.setdefault("DAGSTER_HOME", str(PROJECT_ROOT / ".dagster_home"))
+    home = home or Path(os.environ["DAGSTER_HOME"])
+    home.mkdir(parents=True, exist_ok=True)
+    config = home / "dagster.yaml"
+    if not config.exists() or not config.read_text().strip():
+        config.write_text(LOCAL_INSTANCE_YAML)
+    return home
 
 
 def _materialize(
@@ -174,10 +202,7 @@ def refresh(
 
 
 def main() -> int:
-    os.environ.setdefault("DAGSTER_HOME", str(PROJECT_ROOT / ".dagster_home"))
-    home = Path(os.environ["DAGSTER_HOME"])
-    home.mkdir(parents=True, exist_ok=True)
-    (home / "dagster.yaml").touch()  # defaults: runs, events and storage under DAGSTER_HOME
+    ensure_home()
     resources = resources_from_env()
     t0 = time.perf_counter()
     try:

@@ -221,3 +221,17 @@ def test_the_deployment_instance_configuration_is_valid(tmp_path, monkeypatch):
     assert "Postgres" in ref.run_storage_data.class_name
     assert "QueuedRunCoordinator" in ref.run_coordinator_data.class_name
     assert ref.settings["concurrency"]["pools"]["default_limit"] == 1
+
+
+def test_the_local_instance_queues_refresh_runs_one_at_a_time(tmp_path):
+    from dagster._core.instance.ref import InstanceRef
+
+    from dagster_project.run import ensure_home
+
+    ensure_home(tmp_path)
+    ref = InstanceRef.from_dir(str(tmp_path))  # Dagster's own validation
+    (limit,) = ref.settings["concurrency"]["runs"]["tag_concurrency_limits"]
+    assert limit["key"] == "gap_monitor/inputs" and limit["limit"] == 1
+    (tmp_path / "dagster.yaml").write_text("telemetry:\n  enabled: true\n")
+    ensure_home(tmp_path)  # a user's own configuration is kept
+    assert (tmp_path / "dagster.yaml").read_text() == "telemetry:\n  enabled: true\n"
