@@ -11,7 +11,7 @@ from dagster_project.defs.automation.schedules import (
     input_files_sensor,
     nightly_refresh,
 )
-from dagster_project.resources import DirectoryInputs, PipelineSettings
+from dagster_project.resources import DirectoryInputs, OutputStore, PipelineSettings
 from geodata.sample import DEFAULT_PERIODS
 
 
@@ -53,7 +53,11 @@ def _assets(request: dg.RunRequest) -> set[str]:
 
 def test_schedule_launches_one_run_and_its_key_changes_only_with_inputs(sample_slice, tmp_path):
     inputs = DirectoryInputs(path=str(sample_slice))
-    resources = {"inputs": inputs, "settings": PipelineSettings()}
+    resources = {
+        "inputs": inputs,
+        "outputs": OutputStore(path=str(tmp_path / "out")),
+        "settings": PipelineSettings(),
+    }
     with dg.instance_for_test() as instance:
         with dg.build_schedule_context(instance=instance, resources=resources) as ctx:
             first = nightly_refresh(ctx)
@@ -69,7 +73,11 @@ def test_sensor_cursor_notices_new_and_changed_files(sample_slice, tmp_path):
     root = tmp_path / "inputs"
     shutil.copytree(sample_slice, root)
     inputs = DirectoryInputs(path=str(root), settle_seconds=0)  # settling: the test below
-    resources = {"inputs": inputs, "settings": PipelineSettings()}
+    resources = {
+        "inputs": inputs,
+        "outputs": OutputStore(path=str(tmp_path / "out")),
+        "settings": PipelineSettings(),
+    }
     with dg.instance_for_test() as instance:
         ctx = dg.build_sensor_context(instance=instance, resources=resources)
         first = input_files_sensor(ctx)
@@ -110,7 +118,11 @@ def test_a_file_still_being_copied_launches_nothing_until_it_settles(
         if p.is_file():
             _age(p, 3600)  # everything old: settled
     inputs = DirectoryInputs(path=str(root), settle_seconds=60)
-    resources = {"inputs": inputs, "settings": PipelineSettings()}
+    resources = {
+        "inputs": inputs,
+        "outputs": OutputStore(path=str(tmp_path / "out")),
+        "settings": PipelineSettings(),
+    }
     with dg.instance_for_test() as instance:
         first = input_files_sensor(dg.build_sensor_context(instance=instance, resources=resources))
         assert len(first.run_requests) == 1

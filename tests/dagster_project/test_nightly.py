@@ -20,6 +20,7 @@ def _launch(defs: dg.Definitions, instance: dg.DagsterInstance, request: dg.RunR
     """What the daemon does with a RunRequest, in this process."""
     job = defs.resolve_job_def(request.job_name)
     result = job.execute_in_process(
+        run_config=request.run_config,
         instance=instance,
         tags=request.tags,
         asset_selection=request.asset_selection,
@@ -53,6 +54,10 @@ def test_one_edit_one_run_one_publication(sample_slice, tmp_path):
 
         first = tick()
         (everything,) = first.run_requests  # a new input directory: one run, every quarter
+        # the run carries the launcher's paths: a worker's own environment does not decide
+        config = everything.run_config["resources"]
+        assert config["inputs"]["config"]["path"] == str(root)
+        assert config["outputs"]["config"]["path"] == str(out)
         _launch(defs, instance, everything)
         assert len(instance.get_runs()) == 1 and _publications(instance) == 1
 

@@ -139,9 +139,15 @@ def _hash(state: dict[str, str]) -> str:
     return hashlib.sha256(json.dumps(state, sort_keys=True).encode()).hexdigest()[:16]
 
 
-def refresh_request(plan: RefreshPlan, all_assets: list | None = None) -> dg.RunRequest:
+def refresh_request(
+    plan: RefreshPlan, resources: dict[str, object] | None = None, all_assets: list | None = None
+) -> dg.RunRequest:
     """The RunRequest of ``plan``: the changed roots and everything downstream, over its
-    quarters (one partition key, or a range when it spans several)."""
+    quarters (one partition key, or a range when it spans several). ``resources`` (the
+    launcher's inputs, outputs and settings) go into the run's configuration, so every step,
+    on whatever worker, uses them rather than its own environment's."""
+    from dagster_project.resources import resource_run_config
+
     if all_assets is None:
         from dagster_project.definitions import ALL_ASSETS as all_assets  # noqa: N811
     selection = dg.AssetSelection.assets(*plan.roots).downstream()
@@ -156,6 +162,7 @@ def refresh_request(plan: RefreshPlan, all_assets: list | None = None) -> dg.Run
     return dg.RunRequest(
         run_key=f"refresh:{plan.key}",
         job_name=REFRESH_JOB,
+        run_config=resource_run_config(resources or {}),
         asset_selection=keys,
         partition_key=partition_key,
         tags=tags,

@@ -17,7 +17,7 @@ from dagster_project.defs.automation.refresh import (
     refresh_request,
 )
 from dagster_project.partitions import quarters
-from dagster_project.resources import InputSource, PipelineSettings
+from dagster_project.resources import InputSource, OutputStore, PipelineSettings
 from geodata.inputs import settling_files
 
 NIGHTLY_CRON = "0 2 * * *"
@@ -53,12 +53,15 @@ def _plan(instance: dg.DagsterInstance, inputs: InputSource, settings: PipelineS
     "(base inputs, speed tiles of any quarter); nothing when nothing changed.",
 )
 def nightly_refresh(
-    context: dg.ScheduleEvaluationContext, inputs: InputSource, settings: PipelineSettings
+    context: dg.ScheduleEvaluationContext,
+    inputs: InputSource,
+    outputs: OutputStore,
+    settings: PipelineSettings,
 ):
     _, plan = _plan(context.instance, inputs, settings, None)
     if plan is None:
         return dg.SkipReason("no input changed since the last materialisation")
-    return [refresh_request(plan)]
+    return [refresh_request(plan, {"inputs": inputs, "outputs": outputs, "settings": settings})]
 
 
 @dg.sensor(
@@ -69,7 +72,10 @@ def nightly_refresh(
     "(cursor = fingerprints) and launches one run for them.",
 )
 def input_files_sensor(
-    context: dg.SensorEvaluationContext, inputs: InputSource, settings: PipelineSettings
+    context: dg.SensorEvaluationContext,
+    inputs: InputSource,
+    outputs: OutputStore,
+    settings: PipelineSettings,
 ):
     cursor = json.loads(context.cursor) if context.cursor else None
     # a file still being copied is neither read nor counted: size and mtime only, no hashing
@@ -91,9 +97,8 @@ def input_files_sensor(
         return dg.SensorResult(
             skip_reason="no new or changed input files", cursor=json.dumps(state, sort_keys=True)
         )
-    return dg.SensorResult(
-        run_requests=[refresh_request(plan)], cursor=json.dumps(state, sort_keys=True)
-    )
+    request = refresh_request(plan, {"inputs": inputs, "outputs": outputs, "settings": settings})
+    return dg.SensorResult(run_requests=[request], cursor=json.dumps(state, sort_keys=True))
 
 
 automation_sensor = dg.AutomationConditionSensorDefinition(
