@@ -21,10 +21,11 @@ Integration libraries are imported only when chosen, so loading the code locatio
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 
 import dagster as dg
 
-__all__ = ["EXECUTOR_ENV", "EXECUTORS", "executor_from_env", "PRELOAD_MODULES"]
+__all__ = ["EXECUTOR_ENV", "EXECUTORS", "executor_name", "executor_from_env", "PRELOAD_MODULES"]
 
 EXECUTOR_ENV = "GAP_MONITOR_EXECUTOR"
 EXECUTORS = ("in_process", "multiprocess", "forkserver", "celery")
@@ -40,14 +41,21 @@ PRELOAD_MODULES = [
 ]
 
 
-def executor_from_env(environ: dict[str, str] | None = None) -> dg.ExecutorDefinition | None:
-    """The executor named by ``GAP_MONITOR_EXECUTOR``; None (Dagster's default) when unset."""
+def executor_name(environ: Mapping[str, str] | None = None) -> str:
+    """The executor ``GAP_MONITOR_EXECUTOR`` names (one of :data:`EXECUTORS`), or "" when unset."""
     env = os.environ if environ is None else environ
     name = env.get(EXECUTOR_ENV, "").strip().lower()
+    if name and name not in EXECUTORS:
+        raise ValueError(f"{EXECUTOR_ENV}={name!r}: expected one of {', '.join(EXECUTORS)}")
+    return name
+
+
+def executor_from_env(environ: Mapping[str, str] | None = None) -> dg.ExecutorDefinition | None:
+    """The executor named by ``GAP_MONITOR_EXECUTOR``; None (Dagster's default) when unset."""
+    env = os.environ if environ is None else environ
+    name = executor_name(env)
     if not name:
         return None
-    if name not in EXECUTORS:
-        raise ValueError(f"{EXECUTOR_ENV}={name!r}: expected one of {', '.join(EXECUTORS)}")
     if name == "in_process":
         return dg.in_process_executor
     max_concurrent = int(env.get("GAP_MONITOR_MAX_CONCURRENT", "").strip() or os.cpu_count() or 1)

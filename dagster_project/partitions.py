@@ -78,12 +78,12 @@ class _OneQuarter:
         return getattr(self._context, name)
 
 
-def _events(result: Any) -> list[Any]:
-    if result is None:
-        return []
+def _events(result: Any) -> Iterator[Any]:
+    """The events of an asset body: what it yields, or the one value it returns."""
     if inspect.isgenerator(result):
-        return list(result)
-    return [result]
+        yield from result
+    elif result is not None:
+        yield result
 
 
 def spans_quarters(*, detail_only: bool = False) -> Callable[[Callable], Callable]:

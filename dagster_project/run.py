@@ -18,7 +18,7 @@ import dagster as dg
 
 from dagster_project.definitions import ALL_ASSETS, PROJECT_ROOT, refresh_job, resources_from_env
 from dagster_project.defs.automation.refresh import add_new_quarters, input_state
-from dagster_project.executors import EXECUTOR_ENV, executor_from_env
+from dagster_project.executors import executor_name
 from dagster_project.resources import detail_quarters, resource_run_config
 from dagster_project.stale_runs import fail_runs_of_dead_processes, process_tags
 from geodata.errors import InputError
@@ -101,7 +101,7 @@ def _materialize(
         **resource_run_config(resources),
     }
     tags = process_tags()  # who runs it: the next refresh fails it if this process is killed
-    if executor_from_env() is None or os.environ.get(EXECUTOR_ENV, "").strip() == "in_process":
+    if executor_name() in ("", "in_process"):
         result = dg.materialize(
             ALL_ASSETS,
             selection=selection,

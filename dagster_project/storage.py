@@ -53,7 +53,9 @@ def encode_value(obj: Any) -> bytes:
 
     buf = io.BytesIO()
     if isinstance(obj, pd.DataFrame) and not obj.attrs:
-        if hasattr(obj, "geometry") and type(obj).__name__ == "GeoDataFrame":
+        import geopandas as gpd
+
+        if isinstance(obj, gpd.GeoDataFrame):
             obj.to_parquet(buf, index=True)  # GeoParquet: geometry as WKB, CRS in metadata
         else:
             try:

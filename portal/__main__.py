@@ -23,6 +23,8 @@ DEFAULT_PORT = 8000
 def settings(env: Mapping[str, str]) -> tuple[Path, str, int]:
     """``(output_dir, host, port)`` from ``env``; a clear ``SystemExit`` on a bad value."""
     output_dir = Path(env.get("GAP_MONITOR_OUTPUT_DIR", "").strip() or DEFAULT_OUTPUT_DIR)
+    if env.get("GAP_MONITOR_PUBLISH_URL", "").strip():  # the output directory holds the mirror
+        output_dir.mkdir(parents=True, exist_ok=True)
     host = env.get("GAP_MONITOR_HOST", "").strip() or DEFAULT_HOST
     raw_port = env.get("GAP_MONITOR_PORT", "").strip() or str(DEFAULT_PORT)
     if not raw_port.isdigit() or not 0 < int(raw_port) < 65536:
@@ -41,10 +43,6 @@ def main() -> None:
     from portal.app import create_app
 
     publish_url = os.environ.get("GAP_MONITOR_PUBLISH_URL", "").strip()
-    if publish_url:  # the output directory only holds the mirror
-        Path(os.environ.get("GAP_MONITOR_OUTPUT_DIR", "").strip() or DEFAULT_OUTPUT_DIR).mkdir(
-            parents=True, exist_ok=True
-        )
     output_dir, host, port = settings(os.environ)
     print(f"serving {publish_url or output_dir} on http://{host}:{port}/", file=sys.stderr)
     app = create_app(output_dir, publish_url=publish_url)
