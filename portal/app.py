@@ -49,13 +49,12 @@ from portal.gis import gis_routes
 from portal.http_errors import GENERIC_MESSAGES, BilingualError
 from portal.pages import (
     check_version,
-    find_province,
     index_context,
     make_environment,
     map_context,
     province_context,
-    province_redirect,
     render,
+    requested_province,
 )
 from portal.scorecard import province_targets, scorecard_context
 from portal.sheets import sheet_routes
@@ -143,11 +142,10 @@ def create_app(output_dir: str | PathLike[str], publish_url: str = "") -> Starle
         return render(env, "index.html", **index_context(catalogue, served))
 
     async def province(request: Request) -> Response:
-        version, code = request.path_params["version"], request.path_params["code"]
-        served, catalogue = store.snapshot()  # one generation for the page and its figures
-        found = find_province(catalogue, version, code)
-        if isinstance(found, str):
-            return province_redirect(version, found)
+        got = requested_province(store, request)  # one generation for the page and its figures
+        if isinstance(got, Response):
+            return got
+        served, catalogue, found = got
         ctx = province_context(catalogue, found, served)
         ctx["targets"] = province_targets(catalogue, served, found)
         return render(env, "province.html", **ctx)

@@ -51,7 +51,7 @@ from geodata.publishing.gis_formats import (
 from portal.catalogue import FileEntry, ManifestStore, Province
 from portal.downloads import CACHE_CONTROL, etag_matches, file_response, read_verified
 from portal.http_errors import BilingualError
-from portal.pages import find_province, province_redirect, render
+from portal.pages import render, requested_province
 
 __all__ = ["GIS_FORMATS", "gis_routes"]
 
@@ -142,12 +142,11 @@ def gis_routes(store: ManifestStore, env: jinja2.Environment) -> list[Route]:
 
         async def handler(request: Request) -> Response:
             version = request.path_params["version"]
-            code = request.path_params["code"]
             quarter = request.path_params["quarter"]
-            served, catalogue = store.snapshot()
-            found = find_province(catalogue, version, code)
-            if isinstance(found, str):
-                return province_redirect(version, found, f"/{quarter}{suffix}")
+            got = requested_province(store, request, f"/{quarter}{suffix}")
+            if isinstance(got, Response):
+                return got
+            served, catalogue, found = got
             entries = _sources(found, quarter) if _QUARTER.match(quarter) else {}
             if "cells" not in entries:
                 raise _not_found(found, quarter, suffix)

@@ -15,11 +15,12 @@ from typing import Any
 
 import jinja2
 import pandas as pd
+from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from geodata.indicators.targets import INDICATORS
 from geodata.reference import BOUNDARY_VALID_FROM, BOUNDARY_VERSIONS, fold_name
-from portal.catalogue import Catalogue, FileEntry, Province
+from portal.catalogue import Catalogue, FileEntry, ManifestStore, Province
 from portal.http_errors import BilingualError
 
 __all__ = [
@@ -275,6 +276,20 @@ def find_province(catalogue: Catalogue, version: str, code: str) -> Province | s
 def province_redirect(version: str, code: str, suffix: str = "") -> Response:
     """Permanent redirect to a province's canonical URL."""
     return RedirectResponse(f"/provinces/{version}/{code}{suffix}", status_code=308)
+
+
+def requested_province(
+    store: ManifestStore, request: Request, suffix: str = ""
+) -> tuple[Path, Catalogue, Province] | Response:
+    """The province a ``/provinces/{version}/{code}...`` request names, with the served root and
+    the catalogue read together (one generation); or the permanent redirect to its canonical
+    URL (ending in ``suffix``) when the code is a name or unpadded; a bilingual 404 else."""
+    version, code = request.path_params["version"], request.path_params["code"]
+    served, catalogue = store.snapshot()
+    found = find_province(catalogue, version, code)
+    if isinstance(found, str):
+        return province_redirect(version, found, suffix)
+    return served, catalogue, found
 
 
 def _number(value: Any) -> float | None:

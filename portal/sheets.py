@@ -44,7 +44,7 @@ from geodata.reference import fold_name, load_provinces
 from portal.catalogue import Catalogue, FileEntry, ManifestStore, Province
 from portal.downloads import CACHE_CONTROL, etag_matches, read_verified
 from portal.http_errors import BilingualError
-from portal.pages import find_province, province_redirect
+from portal.pages import requested_province
 
 __all__ = ["SheetCache", "sheet_sources", "sheet_routes"]
 
@@ -275,13 +275,11 @@ def sheet_routes(store: ManifestStore) -> list[Route]:
         return data
 
     async def province_sheet(request: Request) -> Response:
-        version = request.path_params["version"]
-        code = request.path_params["code"]
         quarter = request.path_params["quarter"]
-        served, catalogue = store.snapshot()
-        found = find_province(catalogue, version, code)
-        if isinstance(found, str):
-            return province_redirect(version, found, f"/{quarter}.pdf")
+        got = requested_province(store, request, f"/{quarter}.pdf")
+        if isinstance(got, Response):
+            return got
+        served, catalogue, found = got
         sources = sheet_sources(catalogue, found, quarter)
         key = _cache_key(found, quarter, sources)
         etag = f'"{key}"'
