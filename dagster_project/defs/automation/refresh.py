@@ -24,7 +24,10 @@ import dagster as dg
 
 from dagster_project.partitions import PER_QUARTER_METADATA
 from dagster_project.partitions import quarters as quarter_partitions
+from dagster_project.resources import detail_quarters as latest
+from dagster_project.resources import resource_run_config
 from geodata.inputs import InputInventory
+from geodata.provenance import fingerprint
 
 __all__ = [
     "BASE_KINDS",
@@ -105,8 +108,6 @@ def plan_refresh(
 
     ``partition_order``: the quarter partitions in Dagster's order (a range is taken in it).
     """
-    from dagster_project.resources import detail_quarters as latest
-
     quarters = [k for k in state if _is_quarter(k)]
     kinds = [k for k in BASE_KINDS if previous.get(f"base:{k}") != state[f"base:{k}"]]
     changed = sorted(q for q in quarters if previous.get(q) != state[q])
@@ -121,7 +122,7 @@ def plan_refresh(
     if not roots:
         return None
     affected = set(quarters) if kinds else set(changed) | set(entering)
-    order = [q for q in partition_order if q in set(quarters)] or sorted(quarters)
+    order = [q for q in partition_order if q in state] or sorted(quarters)
     positions = [order.index(q) for q in affected if q in order]
     span = tuple(order[min(positions) : max(positions) + 1]) if positions else ()
     parts = [f"{k} changed" for k in kinds] if previous else ["first refresh"]
@@ -129,14 +130,8 @@ def plan_refresh(
         parts.append(f"speed tiles of {', '.join(changed)}")
     if entering:
         parts.append(f"{', '.join(entering)} entered the detail window")
-    return RefreshPlan(tuple(roots), span, "; ".join(parts), _hash(state))
-
-
-def _hash(state: dict[str, str]) -> str:
-    import hashlib
-    import json
-
-    return hashlib.sha256(json.dumps(state, sort_keys=True).encode()).hexdigest()[:16]
+    key = fingerprint(f"{name}={value}" for name, value in state.items())
+    return RefreshPlan(tuple(roots), span, "; ".join(parts), key)
 
 
 def refresh_request(
@@ -146,8 +141,6 @@ def refresh_request(
     quarters (one partition key, or a range when it spans several). ``resources`` (the
     launcher's inputs, outputs and settings) go into the run's configuration, so every step,
     on whatever worker, uses them rather than its own environment's."""
-    from dagster_project.resources import resource_run_config
-
     if all_assets is None:
         from dagster_project.definitions import ALL_ASSETS as all_assets  # noqa: N811
     selection = dg.AssetSelection.assets(*plan.roots).downstream()
