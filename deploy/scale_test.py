@@ -37,6 +37,9 @@ RUN_TIMEOUT = 3600.0
 
 
 def _load_services():
+    """deploy/services.py, loaded by path once (this folder is not a package)."""
+    if "gap_monitor_services" in sys.modules:
+        return sys.modules["gap_monitor_services"]
     spec = importlib.util.spec_from_file_location("gap_monitor_services", HERE / "services.py")
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module
@@ -72,9 +75,8 @@ def _refresh(label: str, env: dict[str, str], log: Path) -> float:
     return wall
 
 
-def _tail(path: Path, n: int = 30) -> str:
-    lines = path.read_text(errors="replace").splitlines() if path.exists() else []
-    return "\n".join(lines[-n:])
+def _tail(path: Path) -> str:
+    return _load_services().log_tail(path, lines=30)
 
 
 def _start_worker(i: int, workdir: Path, env: dict[str, str]) -> tuple[subprocess.Popen, Path]:
