@@ -226,7 +226,9 @@ def _per_asset(steps: list[dict[str, Any]]) -> list[dict[str, Any]]:
         lambda: {"steps": 0, "wall_s": 0.0, "cpu_s": 0.0, "peak_rss_mb": 0.0}
     )
     for s in steps:
-        a = acc[s["step"]]
+        # a graph-backed asset's steps (province_downloads.downloads_write[2026Q3_04]) count
+        # for the asset
+        a = acc[s["step"].split(".", 1)[0].split("[", 1)[0]]
         a["steps"] += 1
         a["wall_s"] += s["wall_s"]
         a["cpu_s"] += s["cpu_s"]

@@ -8,7 +8,8 @@ a new input file must stay unchanged before the sensor reads it, default 120),
 ``GAP_MONITOR_STORAGE`` (where asset values are stored between steps: empty for the instance's
 ``storage/`` folder, or an fsspec URL such as ``s3://bucket/prefix``; see
 :mod:`dagster_project.storage`) and ``GAP_MONITOR_EXECUTOR`` (how a run's steps are executed; see
-:mod:`dagster_project.executors`).
+:mod:`dagster_project.executors`) and ``GAP_MONITOR_PROVINCES_PER_STEP`` (how many provinces one
+step of the per-province outputs takes; see :mod:`dagster_project.provinces`).
 """
 
 from __future__ import annotations
@@ -32,7 +33,8 @@ from dagster_project.defs.priorities import assets as priorities
 from dagster_project.defs.reference import assets as reference
 from dagster_project.defs.summaries import assets as summaries
 from dagster_project.defs.targets import assets as targets
-from dagster_project.executors import executor_from_env
+from dagster_project.executors import executor_from_env, executor_name
+from dagster_project.provinces import default_provinces_per_step
 from dagster_project.resources import (
     DirectoryInputs,
     InputSource,
@@ -68,7 +70,8 @@ def resources_from_env(environ: dict[str, str] | None = None) -> dict[str, objec
             path=output_dir, publish_url=env.get("GAP_MONITOR_PUBLISH_URL", "").strip()
         ),
         "settings": PipelineSettings(
-            thresholds=env.get("GAP_MONITOR_THRESHOLDS", "").strip() or "ntia_fcc"
+            thresholds=env.get("GAP_MONITOR_THRESHOLDS", "").strip() or "ntia_fcc",
+            provinces_per_step=default_provinces_per_step(executor_name(env), env),
         ),
         "io_manager": SharedStorageIOManager(base_path=env.get(STORAGE_ENV, "").strip()),
     }

@@ -42,6 +42,7 @@ QUARTER_ASSETS = frozenset(
     {
         "speed_tiles",
         "gap_cells",
+        "province_sums",
         "province_summaries",
         "inequality",
         "gap_clusters",
@@ -148,7 +149,7 @@ def spans_quarters(*, detail_only: bool = False) -> Callable[[Callable], Callabl
                         checks.setdefault(event.check_name, []).append((q, event))
                     else:
                         raise TypeError(f"{fn.__name__}: unexpected event {type(event).__name__}")
-            merged = _merge_metadata(metadata)
+            merged = merge_quarter_metadata(metadata)
             if kind == "materialize":
                 yield dg.MaterializeResult(metadata=merged)
             else:
@@ -176,7 +177,9 @@ def spans_quarters(*, detail_only: bool = False) -> Callable[[Callable], Callabl
     return decorate
 
 
-def _merge_metadata(by_quarter: dict[str, dict]) -> dict[str, Any]:
+def merge_quarter_metadata(by_quarter: dict[str, dict]) -> dict[str, Any]:
+    """One step's metadata over several quarters: the newest quarter's, the quarters, and every
+    quarter's input fingerprint under :data:`PER_QUARTER_METADATA`."""
     if not by_quarter:
         return {"quarters": dg.MetadataValue.json([])}
     newest = max(by_quarter)

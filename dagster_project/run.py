@@ -45,6 +45,8 @@ PER_QUARTER = [
     "gap_cells",
     "gap_clusters",
     "investment_plan",
+    "province_plan_maps",
+    "province_sums",
     "province_summaries",
     "inequality",
     "gap_maps",
@@ -52,7 +54,13 @@ PER_QUARTER = [
 ]
 #: What an older quarter (before the latest ``PipelineSettings.detail_quarters``) needs: the
 #: scorecard's and the trends' inputs, not the maps, plans and downloads of the latest ones.
-HISTORY_QUARTER = ["speed_tiles", "gap_cells", "province_summaries", "inequality"]
+HISTORY_QUARTER = [
+    "speed_tiles",
+    "gap_cells",
+    "province_sums",
+    "province_summaries",
+    "inequality",
+]
 ACROSS_QUARTERS = ["gap_trends", "targets_scorecard", "investment_priorities", "output_manifest"]
 STATE_FILE = ".refresh_state.json"
 #: The local instance's configuration, written when DAGSTER_HOME has none (``make run``,

@@ -128,6 +128,26 @@ def _tasks_run(log: Path) -> int:
     return sum(1 for line in text.splitlines() if "execute_plan" in line and "succeeded" in line)
 
 
+def _province_steps(env: dict[str, str]) -> dict[str, list[str]]:
+    """The successful steps keyed quarter x province of the distributed refresh's runs, by op
+    (``province_sums.sums_piece`` -> ``["2026Q2_04", ...]``), read from its Postgres instance."""
+    code = (
+        "import json, dagster as dg\n"
+        "inst = dg.DagsterInstance.get()\n"
+        "out = {}\n"
+        "for run in inst.get_runs():\n"
+        "    for s in inst.get_run_step_stats(run.run_id):\n"
+        "        if '[' in s.step_key and s.status.value == 'SUCCESS':\n"
+        "            op, key = s.step_key.rstrip(']').split('[')\n"
+        "            out.setdefault(op, []).append(key)\n"
+        "print(json.dumps(out))\n"
+    )
+    done = subprocess.run(
+        [PY, "-c", code], cwd=ROOT, env=env, check=True, capture_output=True, text=True
+    )
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--provinces", default="04,08", help="34-system codes, or 'all'")
@@ -188,6 +208,7 @@ def main(argv: list[str] | None = None) -> int:
             }
             t_dist = _refresh("distributed (Celery, Postgres, S3)", dist_env, work / "dist.log")
             steps = [_tasks_run(log) for _, log in workers]
+            keyed = _province_steps(dist_env)
         finally:
             for proc, _ in workers:
                 _stop(proc)
@@ -210,10 +231,18 @@ def main(argv: list[str] | None = None) -> int:
         failures.append("the S3 copy differs from the reference:\n  " + "\n  ".join(mdiffs[:20]))
     if min(steps) == 0:
         failures.append(f"steps per worker {steps}: a worker ran nothing")
+    if not keyed:
+        failures.append("no step keyed quarter x province ran (dagster_project.provinces)")
     n_files = len(json.loads((work / "ref" / "current" / "manifest.json").read_text())["files"])
     print(
         f"reference {t_ref:.1f} s, distributed {t_dist:.1f} s; steps per worker {steps}; "
         f"{n_files} published files compared twice (local and S3, pointer -> {pointer and pointer['generation']})"
+    )
+    print(
+        f"steps keyed quarter x province: {sum(len(v) for v in keyed.values())} "
+        + ", ".join(
+            f"{op} {len(keys)} ({', '.join(sorted(keys)[:4])}, ...)" for op, keys in keyed.items()
+        )
     )
     if failures:
         print("FAILED:\n" + "\n".join(failures), file=sys.stderr)

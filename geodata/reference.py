@@ -15,6 +15,7 @@ Examples
 from __future__ import annotations
 
 import unicodedata
+from collections.abc import Iterable
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
@@ -33,6 +34,8 @@ __all__ = [
     "fold_name",
     "load_provinces",
     "load_crosswalk",
+    "provinces_within",
+    "in_provinces",
     "load_regions",
     "province_codes",
     "province_names",
@@ -126,6 +129,32 @@ def load_regions() -> pd.DataFrame:
     return pd.read_csv(
         DATA_DIR / "admin_codes" / "regions_6_by_code63.csv", dtype=str, keep_default_na=False
     ).set_index("old_code", drop=False)
+
+
+def provinces_within(codes_34: Iterable[str]) -> dict[str, tuple[str, ...]]:
+    """The provinces of both versions that lie in the 34-version provinces ``codes_34``: each
+    old province lies in exactly one new one (Resolution 202/2025), so a set of new provinces
+    holds its old ones whole. ``{"34": codes_34 sorted, "63": their old provinces sorted}``."""
+    wanted = set(codes_34)
+    unknown = sorted(wanted - set(province_codes("34")))
+    if unknown:
+        raise ValueError(f"not 34-version province codes: {unknown}")
+    cw = _crosswalk()
+    return {
+        "34": tuple(sorted(wanted)),
+        "63": tuple(sorted(cw.loc[cw["new_code"].isin(wanted), "old_code"])),
+    }
+
+
+def in_provinces(table: pd.DataFrame, codes_34: Iterable[str], column: str = "code") -> np.ndarray:
+    """Whether each row of ``table`` lies in the 34-version provinces ``codes_34`` or in an old
+    province lying in them (columns ``{column}_34``, ``{column}_63``): the rows the files of
+    those provinces of both versions are made of. Either version counts, because the two are
+    assigned independently (each from its own boundaries), so near a border a row's old province
+    need not lie in its new one."""
+    within = provinces_within(codes_34)
+    keep = table[f"{column}_34"].isin(within["34"]) | table[f"{column}_63"].isin(within["63"])
+    return keep.to_numpy(bool)
 
 
 def province_codes(version: str) -> tuple[str, ...]:

@@ -32,7 +32,12 @@ import numpy.typing as npt
 import pandas as pd
 
 from geodata.errors import InputError, SchemaError
-from geodata.indicators.inequality import gini_weighted, gini_weighted_by_group, theil_t
+from geodata.indicators.inequality import (
+    gini_weighted,
+    gini_weighted_by_group,
+    theil_sums,
+    theil_t_from_sums,
+)
 from geodata.indicators.service import (
     DEFAULT_THRESHOLDS,
     SERVICE_CLASSES,
@@ -42,7 +47,20 @@ from geodata.indicators.service import (
 from geodata.reference import load_regions, province_codes, province_names
 from geodata.technology import TECH_RANK
 
-__all__ = ["SummaryView", "SUMMARY_VIEWS", "summarise", "change_since", "inequality_table"]
+__all__ = [
+    "SummaryView",
+    "SUMMARY_VIEWS",
+    "ATOM",
+    "summarise",
+    "change_since",
+    "inequality_table",
+    "cell_sums",
+    "merge_cell_sums",
+    "gini_rows",
+    "merge_gini_rows",
+    "summaries_from_sums",
+    "inequality_from_sums",
+]
 
 SummaryView = Literal["63", "34", "region", "nation"]
 #: The views :func:`summarise` knows.
@@ -161,58 +179,180 @@ def summarise(
 
     A unit without cells has population 0, counts 0 and NaN shares, means and Gini.
     """
+    return summaries_from_sums(cell_sums(cells, thr), gini_rows(cells), by)
+
+
+#: The atoms of the partial sums: every view's units are unions of them (a region is a union
+#: of old provinces), and the two boundary versions are assigned to cells independently.
+ATOM = ("code_63", "code_34")
+
+
+def cell_sums(cells: pd.DataFrame, thr: ServiceThresholds = DEFAULT_THRESHOLDS) -> pd.DataFrame:
+    """The additive parts of every summary and of Theil T: sums over the cells of each atom
+    (pair of old and new province, :data:`ATOM`), one row per atom with cells, in code order.
+
+    Columns: ``code_63, code_34, population, n_cells, people_<class>``; per speed column
+    ``w_<kind>_<col>`` (people in cells measuring it) and ``wx_<kind>_<col>`` (those people
+    times the value); ``w_/wx_mobile_d_mbps_4g`` and ``_5g``; ``pop_coverage_4g_plus``,
+    ``pop_coverage_5g``; ``wxlnx_fixed_d_mbps`` (people x value x ln value, for Theil T);
+    ``thresholds``.
+
+    Sums of disjoint pieces of the cells (:func:`merge_cell_sums`) equal the sums of the whole,
+    bit for bit when each atom's cells lie in one piece (``np.bincount`` adds each atom's cells
+    in their order, which a piece keeps): so the cells of each new province can be summed in a
+    step of their own and the nation, regions and both versions built from the pieces
+    (:func:`summaries_from_sums`, :func:`inequality_from_sums`).
+    """
+    classified = classify_cells(cells, thr)
+    pop = _population(classified)
+    i63 = _codes_of(classified, "code_63", "63")
+    i34 = _codes_of(classified, "code_34", "34")
+    n34 = len(province_codes("34"))
+    n = len(province_codes("63")) * n34
+    atom = i63 * n34 + i34
+
+    def total(weights: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+        return np.bincount(atom, weights=weights, minlength=n).astype(np.float64, copy=False)
+
+    count = np.bincount(atom, minlength=n)
+    out: dict[str, npt.NDArray] = {"population": total(pop), "n_cells": count.astype(np.int64)}
+    cls = classified["service_class"].cat.codes.to_numpy()
+    for i, c in enumerate(SERVICE_CLASSES):
+        out[f"people_{c}"] = total(np.where(cls == i, pop, 0.0))
+    for kind in _KINDS:
+        for col in _SPEEDS:
+            m = _measured_mask(classified, kind, col)
+            value = classified[f"{kind}_{col}"].to_numpy(dtype=np.float64, na_value=np.nan)
+            w = np.where(m, pop, 0.0)
+            out[f"w_{kind}_{col}"] = total(w)
+            out[f"wx_{kind}_{col}"] = total(w * np.where(m, value, 0.0))
+    rank = np.nan_to_num(
+        classified["best_tech_rank"].to_numpy(dtype=np.float64, na_value=np.nan), nan=-1.0
+    )
+    for label, min_rank in (("4g_plus", _RANK_4G), ("5g", _RANK_5G)):
+        out[f"pop_coverage_{label}"] = total(np.where(rank >= min_rank, pop, 0.0))
+    mobile_down = classified["mobile_d_mbps"].to_numpy(dtype=np.float64, na_value=np.nan)
+    measured = _measured_mask(classified, "mobile", "d_mbps")
+    for label, tech in (("4g", _RANK_4G), ("5g", _RANK_5G)):
+        w = np.where(measured & (rank == tech), pop, 0.0)
+        out[f"w_mobile_d_mbps_{label}"] = total(w)
+        out[f"wx_mobile_d_mbps_{label}"] = total(w * np.where(w > 0, mobile_down, 0.0))
+    fixed_down = _measured_values(classified, "fixed")
+    _, _, out["wxlnx_fixed_d_mbps"] = theil_sums(fixed_down, pop, atom, n)
+    present = np.flatnonzero(count)
+    table = pd.DataFrame(
+        {
+            "code_63": np.asarray(province_codes("63"), dtype=object)[present // n34],
+            "code_34": np.asarray(province_codes("34"), dtype=object)[present % n34],
+            **{k: v[present] for k, v in out.items()},
+        }
+    )
+    table["thresholds"] = thr.name
+    return table
+
+
+def merge_cell_sums(pieces: list[pd.DataFrame]) -> pd.DataFrame:
+    """:func:`cell_sums` of disjoint pieces of the cells, added up atom by atom (code order)."""
+    names = {str(t) for p in pieces for t in p["thresholds"].unique()}
+    if len(names) > 1:
+        raise ValueError(f"pieces summed with different thresholds: {sorted(names)}")
+    if not pieces:
+        raise ValueError("no pieces to merge")
+    table = pd.concat(pieces, ignore_index=True).drop(columns="thresholds")
+    merged = table.groupby(list(ATOM), sort=True).sum().reset_index()
+    merged["thresholds"] = names.pop()
+    return merged
+
+
+def _measured_values(cells: pd.DataFrame, kind: str) -> npt.NDArray[np.float64]:
+    """Download speed of each cell where measured (>= 1 test), else NaN."""
+    return np.where(
+        _measured_mask(cells, kind, "d_mbps"),
+        cells[f"{kind}_d_mbps"].to_numpy(dtype=np.float64, na_value=np.nan),
+        np.nan,
+    )
+
+
+def gini_rows(cells: pd.DataFrame) -> pd.DataFrame:
+    """What a Gini coefficient needs that sums cannot hold: every populated cell with a
+    measured download (``cell, code_63, code_34, population, fixed_down, mobile_down``, NaN
+    where not measured), in cell order, so that rows of pieces concatenated and sorted
+    (:func:`merge_gini_rows`) are the rows of the whole."""
+    for col in ("cell", "fixed_tests", "mobile_tests"):
+        if col not in cells.columns:
+            raise SchemaError(_TABLE, f"missing column {col!r}", column=col)
+    pop = _population(cells)
+    down = {kind: _measured_values(cells, kind) for kind in _KINDS}
+    keep = (pop > 0) & (~np.isnan(down["fixed"]) | ~np.isnan(down["mobile"]))
+    rows = pd.DataFrame(
+        {
+            "cell": cells["cell"].to_numpy(np.uint64)[keep],
+            "code_63": cells["code_63"].astype(object).to_numpy()[keep],
+            "code_34": cells["code_34"].astype(object).to_numpy()[keep],
+            "population": pop[keep],
+            "fixed_down": down["fixed"][keep],
+            "mobile_down": down["mobile"][keep],
+        }
+    )
+    return rows.sort_values("cell", kind="stable").reset_index(drop=True)
+
+
+def merge_gini_rows(pieces: list[pd.DataFrame]) -> pd.DataFrame:
+    """:func:`gini_rows` of disjoint pieces of the cells, as the whole's."""
+    rows = pd.concat(pieces, ignore_index=True)
+    return rows.sort_values("cell", kind="stable").reset_index(drop=True)
+
+
+def summaries_from_sums(sums: pd.DataFrame, gini: pd.DataFrame, by: SummaryView) -> pd.DataFrame:
+    """:func:`summarise`'s table of one view from :func:`cell_sums` and :func:`gini_rows`
+    (of the whole, or merged from pieces): means and shares are ratios of the units' sums,
+    ``gini_fixed_down`` is computed on the units' rows."""
     units = _units(by)
     key = units.columns[0]
     n = len(units)
-    classified = classify_cells(cells, thr)
-    pop = _population(classified)
-    grp = _group_codes(classified, by, units)
+    names = sums["thresholds"].unique()
+    if len(names) > 1:
+        raise ValueError(f"sums computed with different thresholds: {sorted(map(str, names))}")
+    grp = _group_codes(sums, by, units)
 
-    def total(weights: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+    def total(col: str) -> npt.NDArray[np.float64]:
+        weights = sums[col].to_numpy(np.float64)
         return np.bincount(grp, weights=weights, minlength=n).astype(np.float64, copy=False)
 
     out = units.copy()
-    population = total(pop)
+    population = total("population")
     out["population"] = population
-    out["n_cells"] = np.bincount(grp, minlength=n).astype(np.int64)
-    cls = classified["service_class"].cat.codes.to_numpy()
-    people = {c: total(np.where(cls == i, pop, 0.0)) for i, c in enumerate(SERVICE_CLASSES)}
+    out["n_cells"] = np.bincount(
+        grp, weights=sums["n_cells"].to_numpy(np.float64), minlength=n
+    ).astype(np.int64)
+    people = {c: total(f"people_{c}") for c in SERVICE_CLASSES}
     for c in SERVICE_CLASSES:
         out[f"people_{c}"] = people[c]
     for c in SERVICE_CLASSES:
         out[f"share_{c}"] = _ratio(people[c], population)
     for kind in _KINDS:
         for col in _SPEEDS:
-            m = _measured_mask(classified, kind, col)
-            value = classified[f"{kind}_{col}"].to_numpy(dtype=np.float64, na_value=np.nan)
-            w = np.where(m, pop, 0.0)
-            out[f"{kind}_{col}"] = _ratio(total(w * np.where(m, value, 0.0)), total(w))
+            out[f"{kind}_{col}"] = _ratio(total(f"wx_{kind}_{col}"), total(f"w_{kind}_{col}"))
     for kind in _KINDS:
-        measured = total(np.where(_measured_mask(classified, kind, "d_mbps"), pop, 0.0))
+        measured = total(f"w_{kind}_d_mbps")
         out[f"pop_measured_{kind}"] = measured
         out[f"share_measured_{kind}"] = _ratio(measured, population)
-    rank = np.nan_to_num(
-        classified["best_tech_rank"].to_numpy(dtype=np.float64, na_value=np.nan), nan=-1.0
-    )
-    for label, min_rank in (("4g_plus", _RANK_4G), ("5g", _RANK_5G)):
-        covered = total(np.where(rank >= min_rank, pop, 0.0))
+    for label in ("4g_plus", "5g"):
+        covered = total(f"pop_coverage_{label}")
         out[f"pop_coverage_{label}"] = covered
         out[f"share_coverage_{label}"] = _ratio(covered, population)
-    mobile_down = classified["mobile_d_mbps"].to_numpy(dtype=np.float64, na_value=np.nan)
-    measured = _measured_mask(classified, "mobile", "d_mbps")
-    for label, tech in (("4g", _RANK_4G), ("5g", _RANK_5G)):
-        w = np.where(measured & (rank == tech), pop, 0.0)
+    for label in ("4g", "5g"):
         out[f"mobile_d_mbps_{label}"] = _ratio(
-            total(w * np.where(w > 0, mobile_down, 0.0)), total(w)
+            total(f"wx_mobile_d_mbps_{label}"), total(f"w_mobile_d_mbps_{label}")
         )
-    fixed_down = np.where(
-        _measured_mask(classified, "fixed", "d_mbps"),
-        classified["fixed_d_mbps"].to_numpy(dtype=np.float64, na_value=np.nan),
-        np.nan,
+    out["gini_fixed_down"] = gini_weighted_by_group(
+        gini["fixed_down"].to_numpy(np.float64),
+        gini["population"].to_numpy(np.float64),
+        _group_codes(gini, by, units),
+        n,
     )
-    out["gini_fixed_down"] = gini_weighted_by_group(fixed_down, pop, grp, n)
     out["rank"] = _rank(out["share_unserved"].to_numpy(), out[key].to_numpy())
-    out["thresholds"] = thr.name
+    out["thresholds"] = str(names[0]) if len(names) else DEFAULT_THRESHOLDS.name
     return out
 
 
@@ -298,22 +438,41 @@ def inequality_table(
     for col in ("fixed_d_mbps", "fixed_tests", "mobile_d_mbps", "mobile_tests"):
         if col not in cells.columns:
             raise SchemaError(_TABLE, f"missing column {col!r}", column=col)
-    pop = _population(cells)
+    return inequality_from_sums(cell_sums(cells), gini_rows(cells), version)
+
+
+def inequality_from_sums(
+    sums: pd.DataFrame, gini: pd.DataFrame, version: Literal["63", "34", "region"]
+) -> dict[str, float]:
+    """:func:`inequality_table` from :func:`cell_sums` and :func:`gini_rows` (of the whole, or
+    merged from pieces): Theil T and its split from the units' sums
+    (:func:`geodata.indicators.inequality.theil_t_from_sums`), the Gini coefficients on the
+    rows."""
+    if version not in ("63", "34", "region"):
+        raise ValueError(f"version must be '63', '34' or 'region', got {version!r}")
     units = _units(version)
-    grp = _group_codes(cells, version, units)
-    down: dict[str, npt.NDArray[np.float64]] = {}
-    for kind in _KINDS:
-        m = _measured_mask(cells, kind, "d_mbps")
-        value = cells[f"{kind}_d_mbps"].to_numpy(dtype=np.float64, na_value=np.nan)
-        down[kind] = np.where(m, value, np.nan)
-    theil = theil_t(down["fixed"], pop, units.iloc[:, 0].to_numpy()[grp])
+    grp = _group_codes(sums, version, units)
+    n = len(units)
+
+    def total(col: str) -> npt.NDArray[np.float64]:
+        return np.bincount(grp, weights=sums[col].to_numpy(np.float64), minlength=n)
+
+    theil = theil_t_from_sums(
+        units.iloc[:, 0].to_numpy(),
+        total("w_fixed_d_mbps"),
+        total("wx_fixed_d_mbps"),
+        total("wxlnx_fixed_d_mbps"),
+    )
+    pop = gini["population"].to_numpy(np.float64)
+    fixed = gini["fixed_down"].to_numpy(np.float64)
+    mobile = gini["mobile_down"].to_numpy(np.float64)
     return {
-        "gini_fixed_down": gini_weighted(down["fixed"], pop),
-        "gini_mobile_down": gini_weighted(down["mobile"], pop),
+        "gini_fixed_down": gini_weighted(fixed, pop),
+        "gini_mobile_down": gini_weighted(mobile, pop),
         "theil_fixed_down": theil.total,
         "theil_fixed_down_between": theil.between,
         "theil_fixed_down_within": theil.within,
         "theil_fixed_down_between_share": theil.between_share,
-        "pop_measured_fixed": float(pop[~np.isnan(down["fixed"])].sum()),
-        "pop_measured_mobile": float(pop[~np.isnan(down["mobile"])].sum()),
+        "pop_measured_fixed": float(sums["w_fixed_d_mbps"].sum()),
+        "pop_measured_mobile": float(sums["w_mobile_d_mbps"].sum()),
     }

@@ -56,7 +56,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections import deque
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Literal
@@ -72,7 +72,12 @@ from geodata.errors import InputError, SchemaError
 from geodata.kernels.cells import cells_resolution, cells_to_strings
 from geodata.provenance import atomic_write_bytes
 from geodata.publishing.outputs import cells_rings, manifest_hint
-from geodata.reference import BOUNDARY_VERSIONS, load_provinces, province_names
+from geodata.reference import (
+    BOUNDARY_VERSIONS,
+    load_provinces,
+    province_names,
+    provinces_within,
+)
 from geodata.technology import TECH_RANK
 from geodata.writers.geojson import (
     collection_bytes,
@@ -519,6 +524,8 @@ def write_province_downloads(
     max_bytes: int = 10_000_000,
     coarse_res: int = 6,
     manifest_hints: list[dict[str, Any]] | None = None,
+    provinces_34: Collection[str] | None = None,
+    national: bool = True,
 ) -> pd.DataFrame:
     """Write the per-province and national GeoJSON downloads of one quarter (both versions).
 
@@ -539,6 +546,13 @@ def write_province_downloads(
     manifest_hints : when given, the manifest entry of every file written (size, mtime, sha256
         of the bytes written, features, period; :func:`geodata.publishing.outputs.manifest_hint`) is
         appended, for :func:`geodata.publishing.outputs.write_manifest_hints`
+    provinces_34 : write the files of these 34-version provinces and of the old (63)
+        provinces lying in them only (:func:`geodata.reference.provinces_within`); ``()``: no
+        province file. A province's files depend on its own cells and summary row only, so
+        ``cells`` may be any rows holding those provinces' cells of both versions, and the
+        files are the same bytes as from the full table: this is how the work is split over
+        steps (``dagster_project.provinces``). None (the default): every province.
+    national : write the national coarse files (they need the full table)
 
     Returns
     -------
@@ -572,13 +586,16 @@ def write_province_downloads(
     base.insert(1, "h3", cells_to_strings(cell_ids))
     # every check on the inputs runs before the first file is written
     views = {v: _version_view(base, summaries[v], v) for v in BOUNDARY_VERSIONS}
-    # texts of the geometry and of the values are shared by both versions
-    geometry = _cell_geometry_texts(cell_ids, base_res)
-    head, tail = _cell_value_texts(base)
+    within = None if provinces_34 is None else provinces_within(provinces_34)
+    if within is None or within["34"]:  # texts of the geometry and values, shared by versions
+        geometry = _cell_geometry_texts(cell_ids, base_res)
+        head, tail = _cell_value_texts(base)
     w = _Writer(Path(out_dir), quarter, provenance, base_res)
     try:
         for version, (published, groups, polys) in views.items():
-            codes = sorted(groups)
+            codes = sorted(groups if within is None else set(groups) & set(within[version]))
+            if not codes:
+                continue
             lines = _feature_lines(polys.loc[codes])
             for code in codes:
                 # one province's features at a time: memory stays at the shared texts + a file
@@ -595,7 +612,8 @@ def write_province_downloads(
                 _write_province(
                     w, version, published, rendered, table, idx, lines, max_bytes, coarse_res
                 )
-        _write_national(w, table, coarse_res)
+        if national:
+            _write_national(w, table, coarse_res)
     finally:
         w.close()
     if manifest_hints is not None:

@@ -15,7 +15,7 @@ Costs are in US dollars (``PlanCosts``: unit cost and its source, in the provena
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +37,7 @@ from geodata.reference import (
     load_regions,
     load_settlements,
     province_names,
+    provinces_within,
 )
 from geodata.writers import write_csv
 from geodata.writers.geojson import write_geojson
@@ -445,18 +446,26 @@ def write_province_plan_maps(
     *,
     sample: bool,
     source: str = "",
+    provinces_34: Collection[str] | None = None,
 ) -> list[str]:
     """``downloads/{version}/{code}_{slug}/{quarter}_plan.png`` for every province of both
-    versions: the province's planned sites and fibre (national ranks). Returns the paths."""
+    versions: the province's planned sites and fibre (national ranks). Returns the paths.
+
+    ``provinces_34``: only these 34-version provinces and the old (63) provinces lying in them
+    (each map depends on its own province's rows only, so the maps of a set of provinces are
+    the same bytes whether drawn alone or with all the others)."""
     from geodata.provenance import atomic_write_bytes
     from geodata.publishing.maps import province_plan_map_png
 
     root = Path(out_root)
     lines = np.asarray(list(route_lines), dtype=object)
+    within = None if provinces_34 is None else provinces_within(provinces_34)
     written = []
     for v in BOUNDARY_VERSIONS:
         provinces = load_provinces(v, simplified=True)
         names = province_names(v)
+        if within is not None:
+            names = names.loc[list(within[v])]
         s_groups = sites.groupby(f"province_{v}", sort=False).indices
         r_groups = routes.groupby(f"province_{v}", sort=False).indices
         for code, row in names.iterrows():

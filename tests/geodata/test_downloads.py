@@ -42,6 +42,7 @@ from geodata.publishing.downloads import (
 from geodata.publishing.outputs import provenance_record
 from geodata.reference import (
     BOUNDARY_VERSIONS,
+    in_provinces,
     load_provinces,
     population_raster_path,
     province_codes,
@@ -382,3 +383,45 @@ def test_slugs_of_all_provinces_are_unique_ascii_with_hyphens():
 def test_slug_is_always_lower_ascii_with_single_hyphens(text):
     slug = province_slug(text)
     assert slug == "" or re.fullmatch(r"[a-z0-9]+(-[a-z0-9]+)*", slug)
+
+
+def test_files_written_province_by_province_equal_the_whole_tables(case, tmp_path):
+    """What a step per province writes (``provinces_34`` with the rows ``in_provinces``, then the
+    national files alone) is every file of the whole-table call, byte for byte, and nothing
+    more; even when, near a border, a cell's old province does not lie in its new one (the two
+    versions are assigned independently): here a Bắc Ninh (34) cell placed in Hải Dương (63)."""
+    table = case["table"].copy()
+    moved = table.index[(table["code_34"] == "24") & (table["code_63"] == "24")][0]
+    table.loc[moved, "code_63"] = "30"  # Hải Dương lies in Hải Phòng (31), not in Bắc Ninh
+    summaries = _summaries(table)
+    whole = tmp_path / "whole"
+    full = write_province_downloads(table, summaries, QUARTER, whole, case["prov"])
+    parts = tmp_path / "parts"
+    listings = []
+    for codes in (("24",), ("31",), ("01", "04")):  # the last has no cell here: no file
+        rows = table.loc[in_provinces(table, codes)]
+        if len(rows):
+            listings.append(
+                write_province_downloads(
+                    rows,
+                    summaries,
+                    QUARTER,
+                    parts,
+                    case["prov"],
+                    provinces_34=codes,
+                    national=False,
+                )
+            )
+    listings.append(
+        write_province_downloads(table, summaries, QUARTER, parts, case["prov"], provinces_34=())
+    )
+    split = pd.concat(listings, ignore_index=True)
+    assert sorted(split["path"]) == sorted(full["path"])
+    assert len(split) == len(set(split["path"]))  # every file written by one step only
+    for rel in full["path"]:
+        assert (parts / rel).read_bytes() == (whole / rel).read_bytes(), rel
+    # the moved cell is in Hải Dương's (63) file and in Bắc Ninh's (34) one
+    h = h3.int_to_str(int(table.loc[moved, "cell"]))
+    for version, code in (("63", "30"), ("34", "24")):
+        rel = next(p for p in full["path"] if f"/{version}/{code}_" in p and "cells" in p)
+        assert h in {f["properties"]["h3"] for f in _doc(parts, rel)["features"]}

@@ -235,3 +235,54 @@ def test_curve_takes_the_provinces_of_the_cell_table(national_like):
     for code, mask in (("01", half), ("24", ~half)):
         if code in need:
             assert need[code] == pytest.approx(round(float(people[mask].sum()), 1))
+
+
+def test_province_plan_maps_from_the_provinces_rows_equal_those_from_every_row(tmp_path):
+    """A step drawing some provinces' plan maps gets only the rows ``in_provinces`` (sites and
+    fibre of those provinces of either version); its maps are the same bytes as when drawn
+    from every row, and it draws those provinces of both versions only."""
+    import shapely
+
+    from geodata.publishing.plans import write_province_plan_maps
+    from geodata.reference import in_provinces
+
+    rng = np.random.default_rng(7)
+    n = 12
+    sites = pd.DataFrame(
+        {
+            "rank": np.arange(1, n + 1),
+            "lng": rng.uniform(106.05, 106.4, n),
+            "lat": rng.uniform(21.1, 21.35, n),
+            "people_new": np.sort(rng.uniform(10, 1000, n))[::-1],
+            "province_34": ["24"] * 5 + ["31"] * 5 + ["01"] * 2,
+            "province_63": ["24"] * 3 + ["27", "30"] + ["30"] * 5 + ["01"] * 2,
+        }
+    )
+    routes = sites.iloc[[0, 4, 6, 10]][["province_34", "province_63"]].reset_index(drop=True)
+    lines = [
+        shapely.LineString([(x, y), (x + 0.02, y + 0.01)])
+        for x, y in sites.iloc[[0, 4, 6, 10]][["lng", "lat"]].to_numpy()
+    ]
+    codes = ("24",)
+    whole = write_province_plan_maps(
+        sites, routes, lines, "2026Q3", tmp_path / "a", sample=True, provinces_34=codes
+    )
+    s_in, r_in = in_provinces(sites, codes, "province"), in_provinces(routes, codes, "province")
+    part = write_province_plan_maps(
+        sites.loc[s_in],
+        routes.loc[r_in],
+        np.asarray(lines, dtype=object)[r_in],
+        "2026Q3",
+        tmp_path / "b",
+        sample=True,
+        provinces_34=codes,
+    )
+    assert part == whole
+    # downloads/{version}/{code}_{slug}/2026Q3_plan.png
+    assert sorted(f"{p.split('/')[1]}/{p.split('/')[2].split('_')[0]}" for p in whole) == [
+        "34/24",
+        "63/24",
+        "63/27",
+    ]
+    for rel in whole:
+        assert (tmp_path / "b" / rel).read_bytes() == (tmp_path / "a" / rel).read_bytes()

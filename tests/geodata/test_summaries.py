@@ -15,8 +15,14 @@ from geodata.indicators.inequality import gini_weighted, theil_t
 from geodata.indicators.service import DEFAULT_THRESHOLDS, SERVICE_CLASSES, thresholds_from_mapping
 from geodata.indicators.summaries import (
     SUMMARY_VIEWS,
+    cell_sums,
     change_since,
+    gini_rows,
+    inequality_from_sums,
     inequality_table,
+    merge_cell_sums,
+    merge_gini_rows,
+    summaries_from_sums,
     summarise,
 )
 from geodata.reference import load_crosswalk, load_regions, province_codes
@@ -254,7 +260,9 @@ def test_unknown_province_code_names_the_row():
     cells.loc[5, "code_34"] = None
     with pytest.raises(InputError):
         summarise(cells, by="34")
-    summarise(cells, by="63")  # the 63 view does not read code_34
+    # every view is built from sums per (code_63, code_34) pair, so a cell needs both codes
+    with pytest.raises(InputError, match="row 6, column 'code_34'"):
+        summarise(cells, by="63")
 
 
 def test_bad_population_and_missing_columns():
@@ -353,3 +361,58 @@ def test_inequality_between_provinces_of_each_version_differs_consistently():
     t63, t34 = inequality_table(cells, "63"), inequality_table(cells, "34")
     assert t63["theil_fixed_down"] == pytest.approx(t34["theil_fixed_down"])
     assert t34["theil_fixed_down_between"] <= t63["theil_fixed_down_between"] + 1e-12
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    seed=st.integers(0, 2**16),
+    n_groups=st.integers(1, 34),
+    border=st.integers(0, 5),
+)
+def test_pieces_of_new_provinces_give_the_whole_bit_for_bit(seed, n_groups, border):
+    """The cells of each group of new provinces summed apart, merged, give exactly the sums,
+    Gini rows, summaries of every view and inequality of the whole table; also when, near a
+    border, some cells' old province is not the one the crosswalk puts in their new one (the
+    versions are assigned independently)."""
+    cells = make_cells(300, seed=seed)
+    rng = np.random.default_rng(seed)
+    cells["code_63"] = cells["code_63"].astype(object)
+    moved = rng.choice(len(cells), size=border, replace=False)
+    cells.loc[moved, "code_63"] = rng.choice(province_codes("63"), size=border)
+    codes = list(province_codes("34"))
+    group_of = dict(zip(codes, rng.integers(0, n_groups, len(codes)), strict=True))
+    owner = cells["code_34"].map(group_of).to_numpy()
+    pieces = [cells.loc[owner == g] for g in range(n_groups) if (owner == g).any()]
+    sums = merge_cell_sums([cell_sums(p) for p in pieces])
+    rows = merge_gini_rows([gini_rows(p) for p in pieces])
+    whole_sums, whole_rows = cell_sums(cells), gini_rows(cells)
+    pd.testing.assert_frame_equal(sums, whole_sums, check_exact=True, check_dtype=False)
+    pd.testing.assert_frame_equal(rows, whole_rows, check_exact=True)
+    for view in ("63", "34", "region", "nation"):
+        pd.testing.assert_frame_equal(
+            summaries_from_sums(sums, rows, view), summarise(cells, by=view), check_exact=True
+        )
+    for version in ("63", "34", "region"):
+        merged = pd.Series(inequality_from_sums(sums, rows, version))
+        assert merged.equals(pd.Series(inequality_table(cells, version)))  # NaN == NaN here
+
+
+@settings(max_examples=50, deadline=None)
+@given(
+    values=st.lists(st.floats(0.0, 1e4) | st.just(0.0), min_size=1, max_size=40),
+    seed=st.integers(0, 1000),
+)
+def test_theil_from_group_sums_equals_theil_on_the_values(values, seed):
+    """Oracle: Theil T computed cell by cell (theil_t) against the sums W, Y, L per group."""
+    from geodata.indicators.inequality import theil_sums, theil_t_from_sums
+
+    rng = np.random.default_rng(seed)
+    x = np.asarray(values)
+    w = rng.integers(0, 5, len(x)).astype(float)
+    g = rng.integers(0, 4, len(x))
+    direct = theil_t(x, w, g)
+    sums = theil_t_from_sums(np.arange(4), *theil_sums(x, w, g, 4))
+    for a, b in ((direct.total, sums.total), (direct.between, sums.between)):
+        assert (math.isnan(a) and math.isnan(b)) or a == pytest.approx(b, rel=1e-9, abs=1e-12)
+    if not math.isnan(sums.total):
+        assert sums.total == pytest.approx(sums.between + sums.within, rel=1e-9, abs=1e-12)

@@ -1,20 +1,43 @@
 """Gap maps (PNG in the UI, GeoJSON for download), trends across quarters, and the manifest."""
 
 import json
+from typing import Any
 
 import dagster as dg
 import pandas as pd
 
 from dagster_project.metadata import png_md, provenance_metadata, table_md
-from dagster_project.partitions import AllQuarters, by_quarter, quarters, spans_quarters
-from dagster_project.resources import InputSource, OutputStore, PipelineSettings
+from dagster_project.partitions import (
+    AllQuarters,
+    by_quarter,
+    merge_quarter_metadata,
+    quarters,
+    spans_quarters,
+)
+from dagster_project.provinces import (
+    mapping_key,
+    one_group,
+    parts_by_quarter,
+    province_groups,
+    provinces_of_key,
+    quarter_of,
+    quarter_value,
+    run_value,
+    split_quarters,
+)
+from dagster_project.resources import (
+    InputSource,
+    OutputStore,
+    PipelineSettings,
+    detail_quarters,
+)
 from geodata.indicators.summaries import change_since
 from geodata.kernels.cells import cells_to_latlng
 from geodata.provenance import atomic_write_bytes
 from geodata.publishing.downloads import province_summary_geodataframe, write_province_downloads
 from geodata.publishing.generations import publication_lock, publish_generation
 from geodata.publishing.outputs import build_manifest, provenance_record, write_manifest_hints
-from geodata.reference import BOUNDARY_VERSIONS, load_provinces
+from geodata.reference import BOUNDARY_VERSIONS, in_provinces, load_provinces
 from geodata.writers import write_csv, write_geojson
 
 
@@ -142,45 +165,104 @@ def gap_trends(
     return dg.MaterializeResult(metadata=meta)
 
 
-@dg.asset(
-    automation_condition=dg.AutomationCondition.eager(),
-    group_name="downloads",
-    partitions_def=quarters,
-    backfill_policy=dg.BackfillPolicy.single_run(),
-    kinds={"geojson"},
-)
-@spans_quarters(detail_only=True)
-def province_downloads(
-    context: dg.AssetExecutionContext,
-    inputs: InputSource,
-    outputs: OutputStore,
-    settings: PipelineSettings,
-    gap_cells: pd.DataFrame,
-    province_summaries: dict[str, pd.DataFrame],
-) -> dg.MaterializeResult:
-    """One RFC 7946 GeoJSON per province and boundary version (63 and 34) for provincial
-    officials: its H3 cells with the indicators and its summary, each under 10 MB (a coarser
-    resolution where needed, recorded in the file), plus national coarse cells."""
-    inv = inputs.inventory()
-    quarter = context.partition_key
-    prov = provenance_record(
+def _download_provenance(inv, settings: PipelineSettings, quarter: str) -> dict:
+    return provenance_record(
         inv,
         quarter=quarter,
         h3_resolution=settings.h3_resolution,
         thresholds=settings.service_thresholds(),
     )
-    context.log.info(f"{quarter}: writing per-province GeoJSON for both boundary versions ...")
+
+
+@dg.op(out={"parts": dg.DynamicOut(pd.DataFrame), "national": dg.Out(dict)})
+def downloads_split(
+    context: dg.OpExecutionContext,
+    inputs: InputSource,
+    outputs: OutputStore,
+    settings: PipelineSettings,
+    gap_cells: Any,
+    province_summaries: Any,
+):
+    """Each quarter's national coarse files (they need every cell), then the cells of each group
+    of provinces (``settings.provinces_per_step``) for the steps that write their files; with
+    one group, every province's files here."""
+    inv = inputs.inventory()
+    national: dict[str, dict] = {}
+    detail = detail_quarters(inv.quarters, settings.detail_quarters)
+    inline = one_group(settings.provinces_per_step)
+    for quarter in split_quarters(context, inv.quarters, detail):
+        cells = quarter_value(context, "gap_cells", gap_cells, quarter)
+        summaries = quarter_value(context, "province_summaries", province_summaries, quarter)
+        hints: list[dict] = []
+        listing = write_province_downloads(
+            cells,
+            summaries,
+            quarter,
+            outputs.root(),
+            _download_provenance(inv, settings, quarter),
+            manifest_hints=hints,
+            provinces_34=None if inline else (),
+        )
+        national[quarter] = {"listing": listing, "hints": hints, "summaries": summaries}
+        for codes in [] if inline else province_groups(settings.provinces_per_step):
+            rows = cells.loc[in_provinces(cells, codes)]
+            if len(rows):
+                yield dg.DynamicOutput(
+                    rows, mapping_key=mapping_key(quarter, codes), output_name="parts"
+                )
+    yield dg.Output(national, output_name="national")
+
+
+@dg.op
+def downloads_write(
+    context: dg.OpExecutionContext,
+    inputs: InputSource,
+    outputs: OutputStore,
+    settings: PipelineSettings,
+    cells: pd.DataFrame,
+    national: dict,
+) -> dict:
+    """One quarter's files of one group of provinces (both versions)."""
+    quarter = quarter_of(context)
+    codes = provinces_of_key(context.get_mapping_key())
     hints: list[dict] = []
     listing = write_province_downloads(
-        gap_cells, province_summaries, quarter, outputs.root(), prov, manifest_hints=hints
+        cells,
+        national[quarter]["summaries"],
+        quarter,
+        outputs.root(),
+        _download_provenance(inputs.inventory(), settings, quarter),
+        manifest_hints=hints,
+        provinces_34=codes,
+        national=False,
     )
-    write_manifest_hints(outputs.root(), f"downloads_{quarter}", hints)
-    largest = listing.sort_values("bytes").iloc[-1]
-    coarser = listing[
-        (listing["kind"] == "cells") & (listing["resolution"] < settings.h3_resolution)
-    ]
-    return dg.MaterializeResult(
-        metadata={
+    context.log.info(f"{quarter}: {len(listing)} files of provinces {', '.join(codes)}")
+    return {"quarter": quarter, "listing": listing, "hints": hints}
+
+
+@dg.op
+def downloads_gather(
+    context: dg.OpExecutionContext,
+    outputs: OutputStore,
+    settings: PipelineSettings,
+    parts: list[dict],
+    national: dict,
+):
+    """Every quarter's listing (national files first), its manifest hints, the metadata."""
+    values: dict[str, pd.DataFrame] = {}
+    metadata: dict[str, dict] = {}
+    steps = dict(parts_by_quarter(parts))
+    for quarter, nat in sorted(national.items()):
+        done = steps.get(quarter, [])
+        listing = pd.concat([nat["listing"], *(p["listing"] for p in done)], ignore_index=True)
+        hints = [h for part in [nat, *done] for h in part["hints"]]
+        write_manifest_hints(outputs.root(), f"downloads_{quarter}", hints)
+        largest = listing.sort_values("bytes").iloc[-1]
+        coarser = listing[
+            (listing["kind"] == "cells") & (listing["resolution"] < settings.h3_resolution)
+        ]
+        values[quarter] = listing
+        metadata[quarter] = {
             "quarter": quarter,
             "files": len(listing),
             "bytes_total": int(listing["bytes"].sum()),
@@ -188,9 +270,32 @@ def province_downloads(
             "provinces_at_coarser_resolution": dg.MetadataValue.json(
                 {f"{r.version}/{r.code}": int(r.resolution) for r in coarser.itertuples()}
             ),
+            "province_steps": len(done),
             "downloads_dir": dg.MetadataValue.path(str(outputs.file("downloads"))),
         }
-    )
+    return dg.Output(run_value(context, values), metadata=merge_quarter_metadata(metadata))
+
+
+@dg.graph_asset(
+    automation_condition=dg.AutomationCondition.eager(),
+    group_name="downloads",
+    partitions_def=quarters,
+    backfill_policy=dg.BackfillPolicy.single_run(),
+    kinds={"geojson"},
+    ins={
+        "gap_cells": dg.AssetIn(dagster_type=Any),
+        "province_summaries": dg.AssetIn(dagster_type=Any),
+    },
+)
+def province_downloads(gap_cells, province_summaries):
+    """One RFC 7946 GeoJSON per province and boundary version (63 and 34) for provincial
+    officials: its H3 cells with the indicators and its summary, each under 10 MB (a coarser
+    resolution where needed, recorded in the file), plus national coarse cells. Written by one
+    step per quarter and group of provinces (``dagster_project.provinces``); the value is the
+    listing of the files."""
+    parts, national = downloads_split(gap_cells, province_summaries)
+    written = parts.map(lambda cells: downloads_write(cells, national))
+    return downloads_gather(written.collect(), national)
 
 
 #: The concurrency pool of the publishing step: size 1 in deploy/dagster.yaml, so however many
@@ -201,7 +306,14 @@ PUBLICATION_POOL = "gap_monitor_publication"
 @dg.asset(
     automation_condition=dg.AutomationCondition.eager(),
     group_name="maps",
-    deps=[gap_maps, gap_trends, province_downloads, "investment_plan", "targets_scorecard"],
+    deps=[
+        gap_maps,
+        gap_trends,
+        province_downloads,
+        "investment_plan",
+        "province_plan_maps",
+        "targets_scorecard",
+    ],
     kinds={"json"},
     pool=PUBLICATION_POOL,
 )

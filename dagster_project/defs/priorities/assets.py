@@ -1,12 +1,30 @@
 """Investment priorities: gap clusters ranked by people per km of extension, and their change."""
 
 import time
+from typing import Any
 
 import dagster as dg
+import numpy as np
 import pandas as pd
 
 from dagster_project.metadata import png_md, provenance_metadata
-from dagster_project.partitions import AllQuarters, by_quarter, quarters, spans_quarters
+from dagster_project.partitions import (
+    AllQuarters,
+    by_quarter,
+    merge_quarter_metadata,
+    quarters,
+    spans_quarters,
+)
+from dagster_project.provinces import (
+    mapping_key,
+    one_group,
+    parts_by_quarter,
+    province_groups,
+    provinces_of_key,
+    quarter_of,
+    quarter_value,
+    run_value,
+)
 from dagster_project.resources import InputSource, OutputStore, PipelineSettings, detail_quarters
 from geodata.indicators.clusters import FIXED_GAP, gap_mask
 from geodata.planning.changes import route_plan_changes, site_plan_changes, write_plan_changes
@@ -34,7 +52,7 @@ from geodata.publishing.priorities import (
     write_priorities,
     write_priority_changes,
 )
-from geodata.reference import load_provinces
+from geodata.reference import in_provinces, load_provinces
 
 #: Columns of the top-20 table shown in the UI.
 _UI_COLUMNS = {
@@ -353,13 +371,6 @@ def investment_plan(
         source=source,
     )
     atomic_write_bytes(outputs.file("maps", f"cost_curve_{quarter}.png"), chart)
-    t2 = time.perf_counter()
-    province_maps: list[str] = []
-    if quarter == max(inv.quarters, default=quarter):  # per-province maps of the latest quarter
-        province_maps = write_province_plan_maps(
-            labelled, fibre, routes.lines, quarter, outputs.root(), sample=inv.sample, source=source
-        )
-    t_maps = time.perf_counter() - t2
     meta: dict = provenance_metadata(inv, quarter=quarter)
     meta.update(
         {
@@ -387,8 +398,6 @@ def investment_plan(
             "files": len(listing) + len(fibre_listing) + 1,
             "seconds_sites": round(t_sites, 2),
             "seconds_routes": round(t_routes, 2),
-            "province_maps": len(province_maps),
-            "seconds_province_maps": round(t_maps, 2),
             "seconds_total": round(time.perf_counter() - t0, 2),
         }
     )
@@ -396,6 +405,7 @@ def investment_plan(
         {
             "sites": labelled,
             "routes": fibre,
+            "route_lines": routes.lines,  # each fibre row's line, in the same order
             "targets": targets,
             "people": people,
             "radius_km": plan.costs.site_radius_km,
@@ -424,3 +434,110 @@ def investment_plan(
         passed=abs(gap_people - in_units) <= 1e-6 * max(1.0, gap_people),
         metadata={"fixed_gap_people": round(gap_people, 1), "people_in_units": round(in_units, 1)},
     )
+
+
+@dg.op(
+    out={"parts": dg.DynamicOut(dict), "drawn": dg.Out(list)},
+    # plans exist for the detail quarters only: a range run's history quarters have none
+    ins={"investment_plan": dg.In(metadata={"allow_missing_partitions": True})},
+)
+def plan_maps_split(
+    context: dg.OpExecutionContext,
+    inputs: InputSource,
+    outputs: OutputStore,
+    settings: PipelineSettings,
+    investment_plan: Any,
+):
+    """The latest quarter's planned sites and fibre of each group of provinces
+    (``settings.provinces_per_step``), for the steps that draw their maps; with one group,
+    every map drawn here."""
+    inv = inputs.inventory()
+    latest = max(inv.quarters, default=None)
+    drawn: list[dict] = []
+    if latest not in context.partition_keys:
+        context.log.info(f"province plan maps are drawn for the latest quarter ({latest}) only")
+        yield dg.Output(drawn, output_name="drawn")
+        return
+    plan = quarter_value(context, "investment_plan", investment_plan, latest)
+    sites, routes = plan["sites"], plan["routes"]
+    lines = np.asarray(list(plan["route_lines"]), dtype=object)
+    if one_group(settings.provinces_per_step):
+        part = {"sites": sites, "routes": routes, "lines": lines}
+        drawn.append(_draw_plan_maps(inputs, outputs, latest, None, part))
+    else:
+        for codes in province_groups(settings.provinces_per_step):
+            s_in = in_provinces(sites, codes, "province")
+            r_in = in_provinces(routes, codes, "province")
+            yield dg.DynamicOutput(
+                {"sites": sites.loc[s_in], "routes": routes.loc[r_in], "lines": lines[r_in]},
+                mapping_key=mapping_key(latest, codes),
+                output_name="parts",
+            )
+    yield dg.Output(drawn, output_name="drawn")
+
+
+def _draw_plan_maps(
+    inputs: InputSource,
+    outputs: OutputStore,
+    quarter: str,
+    codes: tuple[str, ...] | None,
+    part: dict,
+) -> dict:
+    from geodata.publishing.maps import source_line
+
+    t0 = time.perf_counter()
+    sample = inputs.inventory().sample
+    written = write_province_plan_maps(
+        part["sites"],
+        part["routes"],
+        part["lines"],
+        quarter,
+        outputs.root(),
+        sample=sample,
+        source=source_line(sample),
+        provinces_34=codes,
+    )
+    return {"quarter": quarter, "paths": written, "seconds": time.perf_counter() - t0}
+
+
+@dg.op
+def plan_maps_draw(
+    context: dg.OpExecutionContext, inputs: InputSource, outputs: OutputStore, part: dict
+) -> dict:
+    """One map per province of one group (both versions): its planned sites and fibre."""
+    codes = provinces_of_key(context.get_mapping_key())
+    return _draw_plan_maps(inputs, outputs, quarter_of(context), codes, part)
+
+
+@dg.op
+def plan_maps_gather(context: dg.OpExecutionContext, parts: list[dict], drawn: list[dict]):
+    """The maps drawn, per quarter (none but for the latest quarter)."""
+    values: dict[str, list[str]] = {}
+    metadata: dict[str, dict] = {}
+    for quarter, done in parts_by_quarter([*drawn, *parts]):
+        values[quarter] = [path for part in done for path in part["paths"]]
+        metadata[quarter] = {
+            "quarter": quarter,
+            "province_maps": len(values[quarter]),
+            "province_steps": len(done),
+            "seconds_drawing": round(sum(part["seconds"] for part in done), 2),
+        }
+    merged = merge_quarter_metadata(metadata) if metadata else {"province_maps": 0}
+    value = run_value(context, values)  # a one-quarter run of an older quarter: no maps
+    return dg.Output([] if value is None else value, metadata=merged)
+
+
+@dg.graph_asset(
+    automation_condition=dg.AutomationCondition.eager(),
+    group_name="priorities",
+    partitions_def=quarters,
+    backfill_policy=dg.BackfillPolicy.single_run(),
+    kinds={"png"},
+    ins={"investment_plan": dg.AssetIn(dagster_type=Any)},
+)
+def province_plan_maps(investment_plan):
+    """``downloads/{version}/{code}_{slug}/{quarter}_plan.png``: every province's map of the
+    planned sites and fibre (national ranks), both versions, latest quarter. One step per group
+    of provinces (``dagster_project.provinces``); the value is the paths drawn."""
+    parts, drawn = plan_maps_split(investment_plan)
+    return plan_maps_gather(parts.map(plan_maps_draw).collect(), drawn)
