@@ -187,18 +187,9 @@ def theil_t(values: npt.ArrayLike, weights: npt.ArrayLike, groups: npt.ArrayLike
         raise ValueError("every used value needs a group label (found a missing label)")
     x, w = x[keep], w[keep]
     codes, uniques = pd.factorize(labels[keep], sort=True)
-    cols = [
-        "group",
-        "weight_share",
-        "mean",
-        "value_share",
-        "theil_within",
-        "contribution",
-        "between_term",
-    ]
     if x.size == 0:
         nan = float("nan")
-        return TheilResult(nan, nan, nan, pd.DataFrame(columns=cols))
+        return TheilResult(nan, nan, nan, pd.DataFrame(columns=_THEIL_COLUMNS))
     n = len(uniques)
     total_w = w.sum()
     mu = float((w * x).sum() / total_w)
@@ -214,12 +205,36 @@ def theil_t(values: npt.ArrayLike, weights: npt.ArrayLike, groups: npt.ArrayLike
     mu_of_cell = mu_g[codes]
     r_cell = np.divide(x, mu_of_cell, out=np.zeros_like(x), where=mu_of_cell > 0)
     theil_g = np.bincount(codes, weights=w * _xlogx(r_cell), minlength=n) / w_g
+    return _theil_result(np.asarray(uniques, dtype=object), share_g, mu_g, rel_g, theil_g, total)
+
+
+_THEIL_COLUMNS = [
+    "group",
+    "weight_share",
+    "mean",
+    "value_share",
+    "theil_within",
+    "contribution",
+    "between_term",
+]
+
+
+def _theil_result(
+    groups: npt.NDArray[np.object_],
+    share_g: npt.NDArray[np.float64],
+    mu_g: npt.NDArray[np.float64],
+    rel_g: npt.NDArray[np.float64],
+    theil_g: npt.NDArray[np.float64],
+    total: float,
+) -> TheilResult:
+    """The split of Theil T from each group's weight share, mean, mean relative to the overall
+    one, and own Theil T."""
     value_share = share_g * rel_g
     contribution = value_share * theil_g
     between_term = share_g * _xlogx(rel_g)
     by_group = pd.DataFrame(
         {
-            "group": np.asarray(uniques, dtype=object),
+            "group": groups,
             "weight_share": share_g,
             "mean": mu_g,
             "value_share": value_share,
@@ -277,29 +292,17 @@ def theil_t_from_sums(
     labels = np.asarray(groups, dtype=object)
     used = w_g > 0
     labels, w_g, y_g, l_g = labels[used], w_g[used], y_g[used], l_g[used]
-    cols = [
-        "group",
-        "weight_share",
-        "mean",
-        "value_share",
-        "theil_within",
-        "contribution",
-        "between_term",
-    ]
     if not used.any():
         nan = float("nan")
-        return TheilResult(nan, nan, nan, pd.DataFrame(columns=cols))
-    total_w, total_y, total_l = w_g.sum(), y_g.sum(), l_g.sum()
+        return TheilResult(nan, nan, nan, pd.DataFrame(columns=_THEIL_COLUMNS))
+    total_w, total_y = w_g.sum(), y_g.sum()
     mu_g = y_g / w_g
-    share_g = w_g / total_w
     if total_y > 0:
         mu = total_y / total_w
-        total = float(total_l / total_y - np.log(mu))
-        value_share = y_g / total_y
+        total = float(l_g.sum() / total_y - np.log(mu))
         rel_g = mu_g / mu
     else:  # every value is zero: perfect equality
         total = 0.0
-        value_share = np.zeros(len(w_g))
         rel_g = np.zeros(len(w_g))
     theil_g = np.divide(
         l_g - y_g * np.log(np.where(mu_g > 0, mu_g, 1.0)),
@@ -307,17 +310,4 @@ def theil_t_from_sums(
         out=np.zeros(len(w_g)),
         where=y_g > 0,
     )
-    contribution = value_share * theil_g
-    between_term = share_g * _xlogx(rel_g)
-    by_group = pd.DataFrame(
-        {
-            "group": labels,
-            "weight_share": share_g,
-            "mean": mu_g,
-            "value_share": value_share,
-            "theil_within": theil_g,
-            "contribution": contribution,
-            "between_term": between_term,
-        }
-    )
-    return TheilResult(total, float(between_term.sum()), float(contribution.sum()), by_group)
+    return _theil_result(labels, w_g / total_w, mu_g, rel_g, theil_g, total)

@@ -294,12 +294,16 @@ def gini_rows(cells: pd.DataFrame) -> pd.DataFrame:
             "mobile_down": down["mobile"][keep],
         }
     )
-    return rows.sort_values("cell", kind="stable").reset_index(drop=True)
+    return _in_cell_order(rows)
 
 
 def merge_gini_rows(pieces: list[pd.DataFrame]) -> pd.DataFrame:
     """:func:`gini_rows` of disjoint pieces of the cells, as the whole's."""
-    rows = pd.concat(pieces, ignore_index=True)
+    return _in_cell_order(pd.concat(pieces, ignore_index=True))
+
+
+def _in_cell_order(rows: pd.DataFrame) -> pd.DataFrame:
+    rows = rows.astype({"code_63": str, "code_34": str})  # one dtype, empty pieces included
     return rows.sort_values("cell", kind="stable").reset_index(drop=True)
 
 

@@ -363,7 +363,7 @@ def test_inequality_between_provinces_of_each_version_differs_consistently():
     assert t34["theil_fixed_down_between"] <= t63["theil_fixed_down_between"] + 1e-12
 
 
-@settings(max_examples=25, deadline=None)
+@settings(max_examples=80, deadline=None)
 @given(
     seed=st.integers(0, 2**16),
     n_groups=st.integers(1, 34),
