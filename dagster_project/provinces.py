@@ -23,15 +23,17 @@ a refresh use more than one worker at once.
 
 How many provinces one step takes is ``PipelineSettings.provinces_per_step``: 0 (all 34 at
 once: the split op does the work itself, with no hand-over, what ``make run``'s in-process
-executor wants) unless
-``GAP_MONITOR_PROVINCES_PER_STEP`` says otherwise or an executor that runs steps in parallel
-(``GAP_MONITOR_EXECUTOR`` multiprocess, forkserver, celery) is chosen, which defaults to 1. The
-files are the same bytes however the provinces are grouped (each province's files depend on its
-own rows only; tested).
+executor wants) unless ``GAP_MONITOR_PROVINCES_PER_STEP`` says otherwise or an executor that
+runs steps in parallel (``GAP_MONITOR_EXECUTOR`` multiprocess, forkserver, celery) is chosen,
+which makes two groups per slot (:func:`default_provinces_per_step`). The files are the same
+bytes however the provinces are grouped (each province's files depend on its own rows only;
+tested).
 """
 
 from __future__ import annotations
 
+import math
+import os
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
@@ -58,15 +60,22 @@ _PARALLEL = ("multiprocess", "forkserver", "celery")
 
 
 def default_provinces_per_step(executor: str, environ: Mapping[str, str]) -> int:
-    """``GAP_MONITOR_PROVINCES_PER_STEP`` if set, else 1 for an executor that runs steps in
-    parallel and 0 (all provinces in one step) for the in-process one."""
+    """``GAP_MONITOR_PROVINCES_PER_STEP`` if set; else 0 (all provinces at once) for the
+    in-process executor, and for one that runs steps in parallel as many as make two groups per
+    slot (``GAP_MONITOR_MAX_CONCURRENT``, default the number of cores): enough steps to keep
+    every slot busy while the large provinces finish, few enough that starting a step (2 s with
+    ``multiprocess``, 0.6 s with ``forkserver``, 0.1 s on a Celery worker) does not outweigh a
+    province's work (``bench/bench_backfill.py``)."""
     raw = environ.get(PROVINCES_PER_STEP_ENV, "").strip()
     if raw:
         value = int(raw)
         if value < 0:
             raise ValueError(f"{PROVINCES_PER_STEP_ENV}={raw}: expected 0 (all) or more")
         return value
-    return 1 if executor in _PARALLEL else 0
+    if executor not in _PARALLEL:
+        return 0
+    slots = int(environ.get("GAP_MONITOR_MAX_CONCURRENT", "").strip() or os.cpu_count() or 1)
+    return max(1, math.ceil(len(province_codes("34")) / (2 * max(1, slots))))
 
 
 def province_groups(per_step: int) -> list[tuple[str, ...]]:

@@ -183,6 +183,8 @@ def main(argv: list[str] | None = None) -> int:
         celery_env = {
             "GAP_MONITOR_EXECUTOR": "celery",
             "GAP_MONITOR_CELERY_BROKER": svc.redis_url,
+            # a step per quarter x province: the finest split, against make run's one group
+            "GAP_MONITOR_PROVINCES_PER_STEP": "1",
         }
         # workers: the services and the broker, but none of the pipeline's paths (those travel
         # with each run's configuration) and no DAGSTER_HOME (the instance comes with each task)
