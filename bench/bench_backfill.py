@@ -12,8 +12,11 @@ What runs
 2. For each executor of ``BENCH_BACKFILL_EXECUTORS`` (default
    ``in_process,multiprocess,forkserver,celery``), ``python -m dagster_project.run`` as a child,
    into a fresh output folder and ``DAGSTER_HOME`` under ``.cache/bench/backfill/<executor>/``:
-   a full backfill, i.e. one Dagster run for the base inputs, one per quarter (4 assets for the
-   six older quarters, all 8 for the latest two) and one for the across-quarter assets.
+   a full backfill, i.e. one Dagster run for the base inputs, one per quarter (5 assets for the
+   six older quarters, all 11 for the latest two) and one for the across-quarter assets. The
+   per-province work runs in steps keyed quarter x province (``dagster_project.provinces``):
+   ``BENCH_BACKFILL_PROVINCES_PER_STEP`` sets ``GAP_MONITOR_PROVINCES_PER_STEP`` for every
+   executor (unset: each executor's default).
 
    - ``in_process``: exactly ``make run`` (no ``GAP_MONITOR_EXECUTOR``), SQLite instance;
    - ``multiprocess`` / ``forkserver``: ``GAP_MONITOR_EXECUTOR`` set, ``GAP_MONITOR_MAX_CONCURRENT``
@@ -559,6 +562,13 @@ def _save_events(runs: list[list[EventRecord]], path: Path) -> None:
     path.write_text(json.dumps([[r._asdict() for r in run] for run in runs]) + "\n")
 
 
+def _provinces_env() -> dict[str, str]:
+    """``GAP_MONITOR_PROVINCES_PER_STEP`` for the refresh, from ``BENCH_BACKFILL_PROVINCES_PER_STEP``
+    (unset: the pipeline's default for each executor)."""
+    value = os.environ.get("BENCH_BACKFILL_PROVINCES_PER_STEP", "").strip()
+    return {"GAP_MONITOR_PROVINCES_PER_STEP": value} if value else {}
+
+
 def run_local(st, executor: str, in_dir: Path, work: Path) -> ExecutorResult:
     """in_process (``make run``), multiprocess or forkserver: SQLite instance, local values."""
     folder = _fresh_dir(work / executor)
@@ -570,6 +580,7 @@ def run_local(st, executor: str, in_dir: Path, work: Path) -> ExecutorResult:
         "GAP_MONITOR_INPUT_DIR": str(in_dir),
         "GAP_MONITOR_OUTPUT_DIR": str(folder / "out"),
         "PYTHONWARNINGS": "ignore",
+        **_provinces_env(),
     }
     if executor != "in_process":  # make run sets nothing
         env["GAP_MONITOR_EXECUTOR"] = executor
@@ -598,7 +609,11 @@ def run_celery(st, in_dir: Path, work: Path) -> ExecutorResult:
     log = work / "celery.log"
     services = st._load_services()
     with services.local_services(folder / "services") as svc:
-        celery_env = {"GAP_MONITOR_EXECUTOR": "celery", "GAP_MONITOR_CELERY_BROKER": svc.redis_url}
+        celery_env = {
+            "GAP_MONITOR_EXECUTOR": "celery",
+            "GAP_MONITOR_CELERY_BROKER": svc.redis_url,
+            **_provinces_env(),
+        }
         # as the scale test's workers, with this checkout first on the path: the launcher runs
         # the code of ROOT (its working directory), so do the workers
         worker_env = {
@@ -748,7 +763,8 @@ def run_benchmark(
     print(
         f"  on {info.get('cpu', '?')}, {info['cores']} cores, load "
         f"{' '.join(info.get('loadavg', []))}; multiprocess/forkserver {max_conc} steps at once, "
-        f"celery {N_WORKERS} workers x 1"
+        f"celery {N_WORKERS} workers x 1; provinces per step "
+        f"{os.environ.get('BENCH_BACKFILL_PROVINCES_PER_STEP', '') or 'default (2 groups per slot)'}"
     )
     st = _load_scale_test()
     work.mkdir(parents=True, exist_ok=True)
@@ -765,6 +781,7 @@ def run_benchmark(
         "input": {"dir": str(in_dir), "kind": kind, "scale": scale, "mb": size_mb,
                   "provinces_34": list(provinces_34 or []), "periods": list(DEFAULT_PERIODS)},
         "max_concurrent": max_conc,
+        "provinces_per_step": os.environ.get("BENCH_BACKFILL_PROVINCES_PER_STEP", "") or "default",
         "executors": [
             {**asdict(r), "outside_runs_s": r.outside_runs_s} for r in results
         ],

@@ -33,7 +33,7 @@ from dagster_project.defs.priorities import assets as priorities
 from dagster_project.defs.reference import assets as reference
 from dagster_project.defs.summaries import assets as summaries
 from dagster_project.defs.targets import assets as targets
-from dagster_project.executors import executor_from_env, executor_name
+from dagster_project.executors import executor_from_env
 from dagster_project.provinces import default_provinces_per_step
 from dagster_project.resources import (
     DirectoryInputs,
@@ -71,7 +71,7 @@ def resources_from_env(environ: dict[str, str] | None = None) -> dict[str, objec
         ),
         "settings": PipelineSettings(
             thresholds=env.get("GAP_MONITOR_THRESHOLDS", "").strip() or "ntia_fcc",
-            provinces_per_step=default_provinces_per_step(executor_name(env), env),
+            provinces_per_step=default_provinces_per_step(env),
         ),
         "io_manager": SharedStorageIOManager(base_path=env.get(STORAGE_ENV, "").strip()),
     }

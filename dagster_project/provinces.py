@@ -21,19 +21,17 @@ same quarter x province work inside that one run. A single-run range step (the p
 assets, ``BackfillPolicy.single_run``) is one step whatever its size, so this is also what lets
 a refresh use more than one worker at once.
 
-How many provinces one step takes is ``PipelineSettings.provinces_per_step``: 0 (all 34 at
-once: the split op does the work itself, with no hand-over, what ``make run``'s in-process
-executor wants) unless ``GAP_MONITOR_PROVINCES_PER_STEP`` says otherwise or an executor that
-runs steps in parallel (``GAP_MONITOR_EXECUTOR`` multiprocess, forkserver, celery) is chosen,
-which makes two groups per slot (:func:`default_provinces_per_step`). The files are the same
-bytes however the provinces are grouped (each province's files depend on its own rows only;
-tested).
+How many provinces one step takes is ``PipelineSettings.provinces_per_step``, from
+``GAP_MONITOR_PROVINCES_PER_STEP``: 0, the default, for all 34 at once, which the split op does
+itself with no hand-over (the fewest steps: measured fastest at resolution 8 on 2 cores with
+every executor, see :func:`default_provinces_per_step`); 1 for a step per quarter x province;
+n for groups of n. The files are the same bytes however the provinces are grouped (each
+province's files depend on its own rows only; tested, and ``make scale-test`` runs with 1).
 """
 
 from __future__ import annotations
 
 import math
-import os
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
@@ -44,6 +42,7 @@ from geodata.reference import province_codes
 __all__ = [
     "PROVINCES_PER_STEP_ENV",
     "default_provinces_per_step",
+    "provinces_per_step_for",
     "province_groups",
     "mapping_key",
     "one_group",
@@ -56,25 +55,30 @@ __all__ = [
 ]
 
 PROVINCES_PER_STEP_ENV = "GAP_MONITOR_PROVINCES_PER_STEP"
-_PARALLEL = ("multiprocess", "forkserver", "celery")
 
 
-def default_provinces_per_step(executor: str, environ: Mapping[str, str]) -> int:
-    """``GAP_MONITOR_PROVINCES_PER_STEP`` if set; else 0 (all provinces at once) for the
-    in-process executor, and for one that runs steps in parallel as many as make two groups per
-    slot (``GAP_MONITOR_MAX_CONCURRENT``, default the number of cores): enough steps to keep
-    every slot busy while the large provinces finish, few enough that starting a step (2 s with
-    ``multiprocess``, 0.6 s with ``forkserver``, 0.1 s on a Celery worker) does not outweigh a
-    province's work (``bench/bench_backfill.py``)."""
+def default_provinces_per_step(environ: Mapping[str, str]) -> int:
+    """``GAP_MONITOR_PROVINCES_PER_STEP`` if set, else 0 (every province in the split step).
+
+    Province steps pay only where a step's start (2 s with ``multiprocess``, 0.6 s with
+    ``forkserver``, 0.1-0.2 s on a Celery worker) and its fixed costs (boundaries, shared
+    encodings, each piece's hand-over) are small against a province's work, and where there are
+    free workers: at resolution 8 on 2 cores every setting measured was slower than one group
+    (``bench/bench_backfill.py``; the README's figures). So they are opt-in: with many workers or
+    finer resolutions, two groups per worker slot is a good start
+    (:func:`provinces_per_step_for`)."""
     raw = environ.get(PROVINCES_PER_STEP_ENV, "").strip()
-    if raw:
-        value = int(raw)
-        if value < 0:
-            raise ValueError(f"{PROVINCES_PER_STEP_ENV}={raw}: expected 0 (all) or more")
-        return value
-    if executor not in _PARALLEL:
+    if not raw:
         return 0
-    slots = int(environ.get("GAP_MONITOR_MAX_CONCURRENT", "").strip() or os.cpu_count() or 1)
+    value = int(raw)
+    if value < 0:
+        raise ValueError(f"{PROVINCES_PER_STEP_ENV}={raw}: expected 0 (all) or more")
+    return value
+
+
+def provinces_per_step_for(slots: int) -> int:
+    """Provinces per step that make two groups per worker slot (enough steps to keep every
+    slot busy while the large provinces finish)."""
     return max(1, math.ceil(len(province_codes("34")) / (2 * max(1, slots))))
 
 

@@ -12,6 +12,7 @@ from dagster_project.provinces import (
     mapping_key,
     province_groups,
     provinces_of_key,
+    provinces_per_step_for,
 )
 from dagster_project.resources import DirectoryInputs, OutputStore, PipelineSettings
 from dagster_project.run import refresh
@@ -37,22 +38,18 @@ def test_groups_cover_every_province_once_and_their_keys_name_them(per_step):
         assert keys == ["2026Q3_all"]
 
 
-def test_provinces_per_step_follows_the_executor_unless_set():
-    assert default_provinces_per_step("", {}) == 0
-    assert default_provinces_per_step("in_process", {}) == 0
-    # two groups per slot: 2 slots -> 4 groups of up to 9; 17 slots -> one province each
-    for name in ("multiprocess", "forkserver", "celery"):
-        assert default_provinces_per_step(name, {"GAP_MONITOR_MAX_CONCURRENT": "2"}) == 9
-        assert default_provinces_per_step(name, {"GAP_MONITOR_MAX_CONCURRENT": "17"}) == 1
-        assert default_provinces_per_step(name, {}) >= 1
-    assert len(province_groups(9)) == 4
-    assert default_provinces_per_step("celery", {PROVINCES_PER_STEP_ENV: "4"}) == 4
-    assert default_provinces_per_step("", {PROVINCES_PER_STEP_ENV: "2"}) == 2
+def test_provinces_per_step_is_all_at_once_unless_set():
+    assert default_provinces_per_step({}) == 0
+    assert default_provinces_per_step({PROVINCES_PER_STEP_ENV: "4"}) == 4
     with pytest.raises(ValueError, match=PROVINCES_PER_STEP_ENV):
-        default_provinces_per_step("", {PROVINCES_PER_STEP_ENV: "-1"})
-    env = {"GAP_MONITOR_EXECUTOR": "multiprocess", "GAP_MONITOR_MAX_CONCURRENT": "4"}
+        default_provinces_per_step({PROVINCES_PER_STEP_ENV: "-1"})
+    # two groups per worker slot: 2 slots -> 4 groups of up to 9; 17 slots -> one each
+    assert provinces_per_step_for(2) == 9 and len(province_groups(9)) == 4
+    assert provinces_per_step_for(17) == 1
+    env = {"GAP_MONITOR_EXECUTOR": "celery", "GAP_MONITOR_CELERY_BROKER": "redis://x:1/0"}
+    assert resources_from_env(env)["settings"].provinces_per_step == 0  # whatever the executor
+    env[PROVINCES_PER_STEP_ENV] = "5"
     assert resources_from_env(env)["settings"].provinces_per_step == 5
-    assert resources_from_env({})["settings"].provinces_per_step == 0
 
 
 def _refresh(sample, out, per_step):
