@@ -1,16 +1,17 @@
 """Province fan-out: the per-province work of a refresh spread over steps keyed quarter x province.
 
-The per-province outputs (each province's downloads, each province's plan map) are written by
-steps of their own, one per quarter and group of 34-version provinces (with the old provinces
-lying in them), which Dagster's executors run side by side: processes on one host, Celery
-workers or Kubernetes pods on many. An asset doing this is a graph of three ops:
+The per-province work (each province's sums behind the summaries and the inequality,
+``province_sums``; its downloads, ``province_downloads``; its plan map, ``province_plan_maps``)
+can run in steps of its own, one per quarter and group of 34-version provinces (with the old
+provinces lying in them), which Dagster's executors run side by side: processes on one host,
+Celery workers or Kubernetes pods on many. An asset doing this is a graph of three ops:
 
-- a *split* op reads the quarter's national tables once, writes what needs the whole country
+- a *split* op reads the quarter's national tables once, does what needs the whole country
   (the national files) and yields, per group of provinces, the rows those provinces need
-  (their cells, sites, routes), as a ``DynamicOutput`` keyed ``2026Q3_04`` (one province),
-  ``2026Q3_01_to_12`` (a group) or ``2026Q3_all``;
-- a *write* op, mapped over them, writes that group's files;
-- a *gather* op collects the listings, writes the manifest hints and gives the asset its value.
+  (their cells, sites, routes), as a ``DynamicOutput`` keyed ``2026Q3_04`` (one province) or
+  ``2026Q3_01_to_12`` (a group); with one group of all 34 it does their work itself;
+- a *write* op, mapped over them, does that group's work;
+- a *gather* op merges the pieces (listings and manifest hints, sums) into the asset's value.
 
 Why steps and not Dagster partitions (a ``MultiPartitionsDefinition`` quarter x province): a
 Dagster run materialises assets of one partitions definition only ("Selected assets must have
