@@ -33,10 +33,12 @@ province's files depend on its own rows only; tested, and ``make scale-test`` ru
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 import dagster as dg
+import numpy as np
+import pandas as pd
 
 from geodata.reference import province_codes
 
@@ -48,6 +50,7 @@ __all__ = [
     "mapping_key",
     "one_group",
     "parts_by_quarter",
+    "pieces",
     "provinces_of_key",
     "quarter_of",
     "quarter_value",
@@ -132,6 +135,23 @@ def quarter_value(context: dg.OpExecutionContext, name: str, loaded: Any, quarte
     one-quarter run, else read from the lazy mapping the IO manager gives a range run."""
     keys = context.asset_partition_keys_for_input(name)
     return loaded if len(keys) == 1 else loaded[quarter]
+
+
+def pieces(
+    quarter: str,
+    table: pd.DataFrame,
+    per_step: int,
+    rows_of: Callable[[pd.DataFrame, tuple[str, ...]], np.ndarray],
+) -> Iterator[dg.DynamicOutput]:
+    """For each group of provinces (``per_step``), the rows of ``table`` it needs (the mask
+    ``rows_of(table, codes)``) as a ``DynamicOutput`` named ``parts`` and keyed quarter x
+    group; a group without rows gets no step."""
+    for codes in province_groups(per_step):
+        keep = rows_of(table, codes)
+        if keep.any():
+            yield dg.DynamicOutput(
+                table.loc[keep], mapping_key=mapping_key(quarter, codes), output_name="parts"
+            )
 
 
 def split_quarters(

@@ -15,10 +15,9 @@ from dagster_project.partitions import (
     spans_quarters,
 )
 from dagster_project.provinces import (
-    mapping_key,
     one_group,
     parts_by_quarter,
-    province_groups,
+    pieces,
     provinces_of_key,
     quarter_of,
     quarter_value,
@@ -204,12 +203,8 @@ def downloads_split(
             provinces_34=None if inline else (),
         )
         national[quarter] = {"listing": listing, "hints": hints, "summaries": summaries}
-        for codes in [] if inline else province_groups(settings.provinces_per_step):
-            rows = cells.loc[in_provinces(cells, codes)]
-            if len(rows):
-                yield dg.DynamicOutput(
-                    rows, mapping_key=mapping_key(quarter, codes), output_name="parts"
-                )
+        if not inline:
+            yield from pieces(quarter, cells, settings.provinces_per_step, in_provinces)
     yield dg.Output(national, output_name="national")
 
 

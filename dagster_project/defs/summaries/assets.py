@@ -3,16 +3,16 @@
 from typing import Any
 
 import dagster as dg
+import numpy as np
 import pandas as pd
 
 from dagster_project.checks import conservation_check
 from dagster_project.metadata import provenance_metadata, table_md
 from dagster_project.partitions import merge_quarter_metadata, quarters, spans_quarters
 from dagster_project.provinces import (
-    mapping_key,
     one_group,
     parts_by_quarter,
-    province_groups,
+    pieces,
     quarter_of,
     quarter_value,
     run_value,
@@ -53,14 +53,13 @@ def sums_split(context: dg.OpExecutionContext, settings: PipelineSettings, gap_c
             "n_cells": len(cells),
             "pieces": [_sums_of(cells, settings.service_thresholds())] if inline else [],
         }
-        owner = cells["code_34"].astype(object)
-        for codes in [] if inline else province_groups(settings.provinces_per_step):
-            rows = cells.loc[owner.isin(codes).to_numpy(bool)]
-            if len(rows):
-                yield dg.DynamicOutput(
-                    rows, mapping_key=mapping_key(quarter, codes), output_name="parts"
-                )
+        if not inline:  # a cell's sums belong to the group of its new province
+            yield from pieces(quarter, cells, settings.provinces_per_step, _owned_by)
     yield dg.Output(whole, output_name="whole")
+
+
+def _owned_by(cells: pd.DataFrame, codes: tuple[str, ...]) -> np.ndarray:
+    return cells["code_34"].astype(object).isin(codes).to_numpy(bool)
 
 
 @dg.op
