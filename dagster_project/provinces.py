@@ -32,7 +32,6 @@ province's files depend on its own rows only; tested, and ``make scale-test`` ru
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
@@ -45,7 +44,6 @@ from geodata.reference import province_codes
 __all__ = [
     "PROVINCES_PER_STEP_ENV",
     "default_provinces_per_step",
-    "provinces_per_step_for",
     "province_groups",
     "mapping_key",
     "one_group",
@@ -69,8 +67,8 @@ def default_provinces_per_step(environ: Mapping[str, str]) -> int:
     encodings, each piece's hand-over) are small against a province's work, and where there are
     free workers: at resolution 8 on 2 cores every setting measured was slower than one group
     (``bench/bench_backfill.py``; the README's figures). So they are opt-in: with many workers or
-    finer resolutions, two groups per worker slot is a good start
-    (:func:`provinces_per_step_for`)."""
+    finer resolutions, two groups per worker slot (``34 / (2 x slots)`` provinces per step)
+    is a good start."""
     raw = environ.get(PROVINCES_PER_STEP_ENV, "").strip()
     if not raw:
         return 0
@@ -78,12 +76,6 @@ def default_provinces_per_step(environ: Mapping[str, str]) -> int:
     if value < 0:
         raise ValueError(f"{PROVINCES_PER_STEP_ENV}={raw}: expected 0 (all) or more")
     return value
-
-
-def provinces_per_step_for(slots: int) -> int:
-    """Provinces per step that make two groups per worker slot (enough steps to keep every
-    slot busy while the large provinces finish)."""
-    return max(1, math.ceil(len(province_codes("34")) / (2 * max(1, slots))))
 
 
 def province_groups(per_step: int) -> list[tuple[str, ...]]:
@@ -154,9 +146,7 @@ def pieces(
             )
 
 
-def split_quarters(
-    context: dg.OpExecutionContext, quarters: Sequence[str], detail: Sequence[str]
-) -> list[str]:
+def split_quarters(context: dg.OpExecutionContext, detail: Sequence[str]) -> list[str]:
     """The run's quarters a split op works on: a one-quarter run's quarter (whatever it is, as
     every per-quarter step), the ``detail`` quarters of a range."""
     keys = sorted(context.partition_keys)
@@ -165,7 +155,7 @@ def split_quarters(
     skipped = [q for q in keys if q not in detail]
     if skipped:
         context.log.info(f"history quarters, not published in full: {skipped}")
-    return [q for q in keys if q in detail and q in quarters]
+    return [q for q in keys if q in detail]
 
 
 def run_value(context: dg.OpExecutionContext, values: dict[str, Any]) -> Any:

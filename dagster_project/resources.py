@@ -120,8 +120,8 @@ class PipelineSettings(dg.ConfigurableResource):
     #: Service-class thresholds: "ntia_fcc" (NTIA BEAD / FCC, the default) or "vn_2025"
     #: (Vietnam's 2025 targets, Decision 36/QĐ-TTg); named in every output.
     thresholds: str = "ntia_fcc"
-    #: 34-version provinces per step of the per-province outputs (downloads, plan maps; see
-    #: dagster_project.provinces): 0 for all in one step per quarter.
+    #: 34-version provinces per step of the per-province work (sums, downloads, plan maps; see
+    #: dagster_project.provinces): 0 for all in the split step.
     provinces_per_step: int = 0
 
     def service_thresholds(self) -> ServiceThresholds:

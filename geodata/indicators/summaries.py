@@ -1,10 +1,11 @@
 """Province (63 and 34), region and national summaries of the cell table, change between periods,
 and national inequality.
 
-Facts live on cells; a province is a view. Every summary is one vectorised pass over the cells
-(``np.bincount`` on group codes against the complete list of units), so a province without cells
-is still a row (population 0, shares NaN) and population is conserved: the units of any view sum
-to the cells' total.
+Facts live on cells; a province is a view. Every summary is built from additive sums per pair
+of old and new province (:func:`cell_sums`, one vectorised pass over the cells), added up per unit
+(``np.bincount`` against the complete list of units), so a province without cells is still a row
+(population 0, shares NaN) and population is conserved: the units of any view sum to the cells'
+total. Sums of pieces of the cells (each province's, summed in a step of its own) merge exactly.
 
 Examples
 --------

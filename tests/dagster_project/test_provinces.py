@@ -12,7 +12,6 @@ from dagster_project.provinces import (
     mapping_key,
     province_groups,
     provinces_of_key,
-    provinces_per_step_for,
 )
 from dagster_project.resources import DirectoryInputs, OutputStore, PipelineSettings
 from dagster_project.run import refresh
@@ -43,9 +42,7 @@ def test_provinces_per_step_is_all_at_once_unless_set():
     assert default_provinces_per_step({PROVINCES_PER_STEP_ENV: "4"}) == 4
     with pytest.raises(ValueError, match=PROVINCES_PER_STEP_ENV):
         default_provinces_per_step({PROVINCES_PER_STEP_ENV: "-1"})
-    # two groups per worker slot: 2 slots -> 4 groups of up to 9; 17 slots -> one each
-    assert provinces_per_step_for(2) == 9 and len(province_groups(9)) == 4
-    assert provinces_per_step_for(17) == 1
+    assert len(province_groups(9)) == 4
     env = {"GAP_MONITOR_EXECUTOR": "celery", "GAP_MONITOR_CELERY_BROKER": "redis://x:1/0"}
     assert resources_from_env(env)["settings"].provinces_per_step == 0  # whatever the executor
     env[PROVINCES_PER_STEP_ENV] = "5"

@@ -189,20 +189,27 @@ def downloads_split(
     national: dict[str, dict] = {}
     detail = detail_quarters(inv.quarters, settings.detail_quarters)
     inline = one_group(settings.provinces_per_step)
-    for quarter in split_quarters(context, inv.quarters, detail):
+    for quarter in split_quarters(context, detail):
         cells = quarter_value(context, "gap_cells", gap_cells, quarter)
         summaries = quarter_value(context, "province_summaries", province_summaries, quarter)
+        prov = _download_provenance(inv, settings, quarter)
         hints: list[dict] = []
         listing = write_province_downloads(
             cells,
             summaries,
             quarter,
             outputs.root(),
-            _download_provenance(inv, settings, quarter),
+            prov,
             manifest_hints=hints,
             provinces_34=None if inline else (),
         )
-        national[quarter] = {"listing": listing, "hints": hints, "summaries": summaries}
+        # what the province steps share: the summaries and the provenance, computed once
+        national[quarter] = {
+            "listing": listing,
+            "hints": hints,
+            "summaries": summaries,
+            "provenance": prov,
+        }
         if not inline:
             yield from pieces(quarter, cells, settings.provinces_per_step, in_provinces)
     yield dg.Output(national, output_name="national")
@@ -210,12 +217,7 @@ def downloads_split(
 
 @dg.op
 def downloads_write(
-    context: dg.OpExecutionContext,
-    inputs: InputSource,
-    outputs: OutputStore,
-    settings: PipelineSettings,
-    cells: pd.DataFrame,
-    national: dict,
+    context: dg.OpExecutionContext, outputs: OutputStore, cells: pd.DataFrame, national: dict
 ) -> dict:
     """One quarter's files of one group of provinces (both versions)."""
     quarter = quarter_of(context)
@@ -226,7 +228,7 @@ def downloads_write(
         national[quarter]["summaries"],
         quarter,
         outputs.root(),
-        _download_provenance(inputs.inventory(), settings, quarter),
+        national[quarter]["provenance"],
         manifest_hints=hints,
         provinces_34=codes,
         national=False,

@@ -462,14 +462,19 @@ def plan_maps_split(
     sites, routes = plan["sites"], plan["routes"]
     lines = np.asarray(list(plan["route_lines"]), dtype=object)
     if one_group(settings.provinces_per_step):
-        part = {"sites": sites, "routes": routes, "lines": lines}
-        drawn.append(_draw_plan_maps(inputs, outputs, latest, None, part))
+        part = {"sites": sites, "routes": routes, "lines": lines, "sample": inv.sample}
+        drawn.append(_draw_plan_maps(outputs, latest, None, part))
     else:
         for codes in province_groups(settings.provinces_per_step):
             s_in = in_provinces(sites, codes, "province")
             r_in = in_provinces(routes, codes, "province")
             yield dg.DynamicOutput(
-                {"sites": sites.loc[s_in], "routes": routes.loc[r_in], "lines": lines[r_in]},
+                {
+                    "sites": sites.loc[s_in],
+                    "routes": routes.loc[r_in],
+                    "lines": lines[r_in],
+                    "sample": inv.sample,
+                },
                 mapping_key=mapping_key(latest, codes),
                 output_name="parts",
             )
@@ -477,16 +482,12 @@ def plan_maps_split(
 
 
 def _draw_plan_maps(
-    inputs: InputSource,
-    outputs: OutputStore,
-    quarter: str,
-    codes: tuple[str, ...] | None,
-    part: dict,
+    outputs: OutputStore, quarter: str, codes: tuple[str, ...] | None, part: dict
 ) -> dict:
     from geodata.publishing.maps import source_line
 
     t0 = time.perf_counter()
-    sample = inputs.inventory().sample
+    sample = part["sample"]
     written = write_province_plan_maps(
         part["sites"],
         part["routes"],
@@ -501,12 +502,10 @@ def _draw_plan_maps(
 
 
 @dg.op
-def plan_maps_draw(
-    context: dg.OpExecutionContext, inputs: InputSource, outputs: OutputStore, part: dict
-) -> dict:
+def plan_maps_draw(context: dg.OpExecutionContext, outputs: OutputStore, part: dict) -> dict:
     """One map per province of one group (both versions): its planned sites and fibre."""
     codes = provinces_of_key(context.get_mapping_key())
-    return _draw_plan_maps(inputs, outputs, quarter_of(context), codes, part)
+    return _draw_plan_maps(outputs, quarter_of(context), codes, part)
 
 
 @dg.op
